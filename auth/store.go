@@ -1,0 +1,117 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gatehouse.dev/scope"
+)
+
+// Errors returned by every [Store], [KeyStore] and [OrgStore] implementation.
+var (
+	// ErrNotFound: no key or organization with that id (in that organization).
+	ErrNotFound = errors.New("auth: not found")
+	// ErrConflict: a key or organization with that id or public id exists.
+	ErrConflict = errors.New("auth: already exists")
+)
+
+// Key is the stored record of an API key. It never holds the raw key: Hash
+// is the hex SHA-256 of the full key string.
+type Key struct {
+	ID             string // UUID
+	OrganizationID string
+	Name           string
+	Env            string // "live" or "test"
+	PublicID       string // 16 base62 characters, unique
+	Hash           string // hex SHA-256 of the full key
+	DisplayPrefix  string // e.g. "joby_live_<public_id>_…"
+	Scopes         scope.Set
+	// RateLimitPerMinute is the key's limit (1–300 through the admin API).
+	RateLimitPerMinute int
+	ExpiresAt          *time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	LastUsedAt         *time.Time
+	RevokedAt          *time.Time
+}
+
+// Revoked reports whether the key has been revoked.
+func (k *Key) Revoked() bool { return k.RevokedAt != nil }
+
+// Expired reports whether the key has expired at now.
+func (k *Key) Expired(now time.Time) bool {
+	return k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)
+}
+
+// Org is an organization as gatehouse stores it: the tenant of keys and
+// records, with the switch of its Developer API module (off by default).
+type Org struct {
+	ID         string
+	Name       string
+	APIEnabled bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Store looks keys up for the authentication middleware.
+type Store interface {
+	// LookupKey returns the key with the public id, or ErrNotFound.
+	LookupKey(ctx context.Context, publicID string) (Key, error)
+}
+
+// OrgChecker tells whether an organization's Developer API module is on. An
+// embedding service may answer from its own tables; the SQL and memory
+// stores answer from theirs. An unknown organization is not enabled.
+type OrgChecker interface {
+	APIEnabled(ctx context.Context, orgID string) (bool, error)
+}
+
+// OrgCheckerFunc adapts a function to [OrgChecker].
+type OrgCheckerFunc func(ctx context.Context, orgID string) (bool, error)
+
+// APIEnabled calls f.
+func (f OrgCheckerFunc) APIEnabled(ctx context.Context, orgID string) (bool, error) {
+	return f(ctx, orgID)
+}
+
+// KeyUpdate is a partial change of a key's metadata; nil fields stay as they
+// are. SetExpiresAt with a nil ExpiresAt clears the expiry.
+type KeyUpdate struct {
+	Name               *string
+	Scopes             *scope.Set
+	RateLimitPerMinute *int
+	SetExpiresAt       bool
+	ExpiresAt          *time.Time
+}
+
+// IsZero reports whether u changes nothing.
+func (u KeyUpdate) IsZero() bool {
+	return u.Name == nil && u.Scopes == nil && u.RateLimitPerMinute == nil && !u.SetExpiresAt
+}
+
+// KeyStore manages keys for the admin API. Every method but LookupKey and
+// TouchKeys is scoped to an organization: a key of another organization is
+// ErrNotFound.
+type KeyStore interface {
+	Store
+	// CreateKey stores k (ID, PublicID and Hash set by the caller).
+	CreateKey(ctx context.Context, k Key) error
+	GetKey(ctx context.Context, orgID, id string) (Key, error)
+	// ListKeys returns the organization's keys, newest first.
+	ListKeys(ctx context.Context, orgID string) ([]Key, error)
+	UpdateKey(ctx context.Context, orgID, id string, u KeyUpdate, now time.Time) (Key, error)
+	// RevokeKey sets RevokedAt to at unless already revoked (idempotent)
+	// and returns the key.
+	RevokeKey(ctx context.Context, orgID, id string, at time.Time) (Key, error)
+	// TouchKeys sets last_used_at of the keys to at, in one statement.
+	TouchKeys(ctx context.Context, ids []string, at time.Time) error
+}
+
+// OrgStore manages organizations for the admin API.
+type OrgStore interface {
+	OrgChecker
+	CreateOrg(ctx context.Context, o Org) (Org, error)
+	GetOrg(ctx context.Context, id string) (Org, error)
+	SetAPIEnabled(ctx context.Context, id string, on bool, now time.Time) (Org, error)
+}

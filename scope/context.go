@@ -1,0 +1,47 @@
+package scope
+
+import (
+	"context"
+	"net/http"
+
+	"gatehouse.dev"
+)
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying the caller's granted scopes.
+func NewContext(ctx context.Context, s Set) context.Context {
+	return context.WithValue(ctx, ctxKey{}, s)
+}
+
+// FromContext returns the granted scopes put in ctx by [NewContext].
+func FromContext(ctx context.Context) (Set, bool) {
+	s, ok := ctx.Value(ctxKey{}).(Set)
+	return s, ok
+}
+
+// Require returns a middleware that lets a request through only when the
+// scopes in its context include sc; otherwise it answers 403
+// {"error":"Missing scope","required_scope":"<sc>"}. A request with no
+// scopes in its context is refused the same way (fail closed).
+func Require(sc Scope) func(http.Handler) http.Handler {
+	denied := gatehouse.NewError(http.StatusForbidden, gatehouse.MsgMissingScope).With("required_scope", string(sc))
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if granted, ok := FromContext(r.Context()); !ok || !granted.Has(sc) {
+				gatehouse.WriteError(w, r, nil, denied)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// Check returns the 403 *gatehouse.Error for a missing scope, or nil when
+// ctx grants sc. Handlers that pick the scope at run time use it.
+func Check(ctx context.Context, sc Scope) error {
+	if granted, ok := FromContext(ctx); ok && granted.Has(sc) {
+		return nil
+	}
+	return gatehouse.NewError(http.StatusForbidden, gatehouse.MsgMissingScope).With("required_scope", string(sc))
+}
