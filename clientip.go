@@ -1,0 +1,66 @@
+package gatehouse
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// ClientIP finds the client address of a request. The zero value trusts no
+// proxy and answers the connection's peer address; with TrustedProxies set,
+// X-Forwarded-For is walked from the right while the hop is a trusted proxy,
+// and the first untrusted address is the client.
+type ClientIP struct {
+	// TrustedProxies are the networks of proxies whose X-Forwarded-For is
+	// believed. Empty: X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
+}
+
+// Of returns the client IP of r as text ("" if none can be found).
+func (c ClientIP) Of(r *http.Request) string {
+	peer := remoteAddr(r.RemoteAddr)
+	if len(c.TrustedProxies) == 0 || !peer.IsValid() || !c.trusted(peer) {
+		if peer.IsValid() {
+			return peer.String()
+		}
+		return ""
+	}
+	addr := peer
+	values := r.Header.Values("X-Forwarded-For")
+	for i := len(values) - 1; i >= 0; i-- {
+		hops := strings.Split(values[i], ",")
+		for j := len(hops) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(hops[j]))
+			if err != nil {
+				return addr.String()
+			}
+			addr = a.Unmap()
+			if !c.trusted(addr) {
+				return addr.String()
+			}
+		}
+	}
+	return addr.String()
+}
+
+func (c ClientIP) trusted(a netip.Addr) bool {
+	for _, p := range c.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func remoteAddr(s string) netip.Addr {
+	host, _, err := net.SplitHostPort(s)
+	if err != nil {
+		host = s
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
