@@ -1,0 +1,184 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"gatehouse.dev"
+	"gatehouse.dev/audit"
+	"gatehouse.dev/auth"
+	"gatehouse.dev/scope"
+)
+
+// Defaults of [Options].
+const (
+	DefaultPrefix             = "/admin"
+	DefaultRateLimitPerMinute = 60
+	MaxRateLimitPerMinute     = 300
+	MaxNameLength             = 80
+)
+
+// Options configures [New]. The zero value of every optional field means the
+// default in its comment.
+type Options struct {
+	// Keys stores API keys. Required.
+	Keys auth.KeyStore
+	// Orgs stores organizations. Required.
+	Orgs auth.OrgStore
+	// Audit reads the per-key audit log. Nil: the audit endpoint answers
+	// an empty list.
+	Audit audit.Reader
+	// Authorize decides whether a request may use the admin API. A non-nil
+	// error is written with [gatehouse.WriteError] (use a *gatehouse.Error
+	// with status 401 or 403). Required.
+	Authorize func(r *http.Request) error
+	// KeyPrefix is the prefix of issued keys (e.g. "joby"). Required.
+	KeyPrefix string
+	// Env of issued keys, "live" (default) or "test".
+	Env string
+	// Scopes are the scopes a key may be given (e.g. a resource
+	// registry's Scopes()). Required, at least one.
+	Scopes []scope.Scope
+	// DefaultRateLimitPerMinute of a new key without one: default 60.
+	DefaultRateLimitPerMinute int
+	// MaxRateLimitPerMinute caps requested limits: default 300.
+	MaxRateLimitPerMinute int
+	// Prefix is the path the handler is mounted at: default "/admin".
+	Prefix string
+	// MaxBodyBytes bounds request bodies: default 1 MiB.
+	MaxBodyBytes int64
+	// OnKeyChange, when set, is called after a key was changed or revoked
+	// or an organization's API switch was flipped (orgID and keyID; keyID
+	// is "" for organization changes), so caches can be invalidated.
+	OnKeyChange func(ctx context.Context, orgID, keyID string)
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Now defaults to time.Now.
+	Now func() time.Time
+}
+
+// Handler serves the admin API. Create it with [New].
+type Handler struct {
+	opts  Options
+	known scope.Set
+	mux   *http.ServeMux
+}
+
+// New validates opts and returns the admin handler.
+func New(opts Options) (*Handler, error) {
+	switch {
+	case opts.Keys == nil:
+		return nil, errors.New("admin: Options.Keys is required")
+	case opts.Orgs == nil:
+		return nil, errors.New("admin: Options.Orgs is required")
+	case opts.Authorize == nil:
+		return nil, errors.New("admin: Options.Authorize is required")
+	case len(opts.Scopes) == 0:
+		return nil, errors.New("admin: Options.Scopes is required")
+	}
+	if err := auth.ValidatePrefix(opts.KeyPrefix); err != nil {
+		return nil, fmt.Errorf("admin: Options.KeyPrefix: %w", err)
+	}
+	if opts.Env == "" {
+		opts.Env = "live"
+	}
+	if opts.Env != "live" && opts.Env != "test" {
+		return nil, fmt.Errorf("admin: Options.Env must be live or test, not %q", opts.Env)
+	}
+	if opts.DefaultRateLimitPerMinute == 0 {
+		opts.DefaultRateLimitPerMinute = DefaultRateLimitPerMinute
+	}
+	if opts.MaxRateLimitPerMinute == 0 {
+		opts.MaxRateLimitPerMinute = MaxRateLimitPerMinute
+	}
+	if opts.DefaultRateLimitPerMinute < 1 || opts.MaxRateLimitPerMinute < opts.DefaultRateLimitPerMinute {
+		return nil, errors.New("admin: rate limits must satisfy 1 <= default <= max")
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	if !strings.HasPrefix(opts.Prefix, "/") || strings.HasSuffix(opts.Prefix, "/") {
+		return nil, fmt.Errorf("admin: Options.Prefix %q must start and not end with /", opts.Prefix)
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = gatehouse.DefaultMaxBodyBytes
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	for _, s := range opts.Scopes {
+		if _, err := scope.Parse(string(s)); err != nil {
+			return nil, fmt.Errorf("admin: Options.Scopes: %w", err)
+		}
+	}
+	h := &Handler{opts: opts, known: scope.NewSet(opts.Scopes...), mux: http.NewServeMux()}
+	h.routes()
+	return h, nil
+}
+
+type route struct {
+	method  string
+	handler http.HandlerFunc
+}
+
+func (h *Handler) routes() {
+	p := h.opts.Prefix
+	table := []struct {
+		path   string
+		routes []route
+	}{
+		{"/orgs", []route{{http.MethodPost, h.createOrg}}},
+		{"/orgs/{org_id}", []route{{http.MethodGet, h.getOrg}, {http.MethodPatch, h.patchOrg}}},
+		{"/orgs/{org_id}/api-keys", []route{{http.MethodGet, h.listKeys}, {http.MethodPost, h.createKey}}},
+		{"/orgs/{org_id}/api-keys/{key_id}", []route{{http.MethodGet, h.getKey}, {http.MethodPatch, h.patchKey}}},
+		{"/orgs/{org_id}/api-keys/{key_id}/revoke", []route{{http.MethodPost, h.revokeKey}}},
+		{"/orgs/{org_id}/api-keys/{key_id}/audit", []route{{http.MethodGet, h.keyAudit}}},
+	}
+	for _, e := range table {
+		allow := make([]string, 0, len(e.routes)+1)
+		for _, rt := range e.routes {
+			h.mux.HandleFunc(rt.method+" "+p+e.path, rt.handler)
+			allow = append(allow, rt.method)
+			if rt.method == http.MethodGet {
+				allow = append(allow, http.MethodHead)
+			}
+		}
+		slices.Sort(allow)
+		notAllowed := gatehouse.NewError(http.StatusMethodNotAllowed, gatehouse.MsgMethodNotAllowed).
+			WithHeader("Allow", strings.Join(allow, ", "))
+		h.mux.HandleFunc(p+e.path, func(w http.ResponseWriter, r *http.Request) {
+			h.fail(w, r, notAllowed)
+		})
+	}
+	notFound := gatehouse.NewError(http.StatusNotFound, gatehouse.MsgNotFound)
+	h.mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) { h.fail(w, r, notFound) })
+	h.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { h.fail(w, r, notFound) })
+}
+
+// ServeHTTP authorizes the request and routes it.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h.opts.Authorize(r); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	gatehouse.RecordRoute(h.mux).ServeHTTP(w, r)
+}
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	gatehouse.WriteError(w, r, h.opts.Logger, err)
+}
+
+func (h *Handler) changed(ctx context.Context, orgID, keyID string) {
+	if h.opts.OnKeyChange != nil {
+		h.opts.OnKeyChange(ctx, orgID, keyID)
+	}
+}
