@@ -2,7 +2,9 @@ package audit
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // DefaultCap is how many entries each key keeps when an option leaves it zero.
@@ -53,4 +55,53 @@ type Writer interface {
 // first, at most the cap. A key of another organization has no entries.
 type Reader interface {
 	Latest(ctx context.Context, orgID, keyID string) ([]Entry, error)
+}
+
+// Log is a capped store of entries that can be written and read: the
+// interface every backend ([Memory], sqlaudit.Store, redisaudit.Store)
+// implements and audittest.Run checks.
+type Log interface {
+	Writer
+	Reader
+}
+
+// Normalized returns e as every backend stores it: Time in UTC truncated to
+// the millisecond (without a monotonic reading), and every string valid
+// UTF-8 without NUL bytes (each invalid sequence or NUL becomes U+FFFD), so
+// that PostgreSQL text columns and the Redis encoding accept it. It does not
+// allocate when e is already clean.
+func (e Entry) Normalized() Entry {
+	e.Time = e.Time.UTC().Truncate(time.Millisecond).Round(0)
+	e.RequestID = cleanString(e.RequestID)
+	e.KeyID = cleanString(e.KeyID)
+	e.OrganizationID = cleanString(e.OrganizationID)
+	e.Method = cleanString(e.Method)
+	e.Route = cleanString(e.Route)
+	e.Path = cleanString(e.Path)
+	e.IP = cleanString(e.IP)
+	e.UserAgent = cleanString(e.UserAgent)
+	return e
+}
+
+// Less reports whether a is older than b in the order every backend keeps:
+// by Time, then by RequestID (bytewise). The newest Cap entries of a key are
+// the greatest in this order.
+func Less(a, b Entry) bool {
+	if !a.Time.Equal(b.Time) {
+		return a.Time.Before(b.Time)
+	}
+	return a.RequestID < b.RequestID
+}
+
+// cleanString replaces NUL bytes and invalid UTF-8 by U+FFFD.
+func cleanString(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == 0 || c >= utf8.RuneSelf {
+			if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+				return s
+			}
+			return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+		}
+	}
+	return s
 }

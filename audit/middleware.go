@@ -1,0 +1,150 @@
+package audit
+
+import (
+	"errors"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"gatehouse.dev"
+	"gatehouse.dev/internal/respwriter"
+	"gatehouse.dev/internal/uuid"
+)
+
+// Default bounds of the recorded request strings.
+const (
+	DefaultMaxUserAgent = 256
+	DefaultMaxPath      = 2048
+)
+
+// Options configures [New].
+type Options struct {
+	// Key names the API key that authenticated r and its organization; ok
+	// false means the request is not recorded. It runs on the incoming
+	// request, before the handler, so the authentication middleware that
+	// put the key in the context must run before this one. Required.
+	Key func(r *http.Request) (keyID, orgID string, ok bool)
+	// Sink receives the entries: a [*Recorder] in front of a shared backend,
+	// or a [*Memory] in a single process. Required.
+	Sink Sink
+	// ClientIP finds the client address. The zero value never trusts
+	// X-Forwarded-For; set TrustedProxies to the networks of the proxies in
+	// front of the service.
+	ClientIP gatehouse.ClientIP
+	// MaxUserAgent bounds the recorded User-Agent in bytes (cut at a rune
+	// boundary). Zero means [DefaultMaxUserAgent].
+	MaxUserAgent int
+	// MaxPath bounds the recorded path in bytes. Zero means
+	// [DefaultMaxPath].
+	MaxPath int
+	// Now defaults to time.Now.
+	Now func() time.Time
+}
+
+// Middleware records one [Entry] per request that Options.Key names, after
+// the handler returns.
+type Middleware struct {
+	key      func(r *http.Request) (keyID, orgID string, ok bool)
+	sink     Sink
+	clientIP gatehouse.ClientIP
+	maxUA    int
+	maxPath  int
+	now      func() time.Time
+}
+
+// New returns the audit middleware, or an error when Key or Sink is missing.
+func New(opts Options) (*Middleware, error) {
+	if opts.Key == nil {
+		return nil, errors.New("audit: Options.Key is required")
+	}
+	if opts.Sink == nil {
+		return nil, errors.New("audit: Options.Sink is required")
+	}
+	if opts.MaxUserAgent < 0 || opts.MaxPath < 0 {
+		return nil, errors.New("audit: Options.MaxUserAgent and MaxPath must not be negative")
+	}
+	m := &Middleware{
+		key:      opts.Key,
+		sink:     opts.Sink,
+		clientIP: opts.ClientIP,
+		maxUA:    opts.MaxUserAgent,
+		maxPath:  opts.MaxPath,
+		now:      opts.Now,
+	}
+	if m.maxUA == 0 {
+		m.maxUA = DefaultMaxUserAgent
+	}
+	if m.maxPath == 0 {
+		m.maxPath = DefaultMaxPath
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	return m, nil
+}
+
+// Wrap returns next wrapped. For each request that Options.Key names it
+// records, once next has returned (or panicked, as status 500): the start
+// time (UTC, milliseconds), the request id of [gatehouse.RequestID] (a fresh
+// one without it), method, path without the query, the route pattern
+// recorded by the router ([gatehouse.RouteFromContext]), status, duration,
+// client IP and the truncated User-Agent. Headers, query, bodies and the key
+// are never recorded.
+func (m *Middleware) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		keyID, orgID, ok := m.key(r)
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := m.now()
+		rw := respwriter.Wrap(w)
+		completed := false
+		defer func() {
+			status := rw.Status()
+			if !completed {
+				status = http.StatusInternalServerError
+			}
+			m.record(r, keyID, orgID, start, status)
+		}()
+		next.ServeHTTP(rw, r)
+		completed = true
+	})
+}
+
+func (m *Middleware) record(r *http.Request, keyID, orgID string, start time.Time, status int) {
+	ctx := r.Context()
+	id := gatehouse.RequestIDFromContext(ctx)
+	if id == "" {
+		id = uuid.New()
+	}
+	d := m.now().Sub(start)
+	if d < 0 {
+		d = 0
+	}
+	m.sink.Record(Entry{
+		Time:           start.UTC().Truncate(time.Millisecond),
+		RequestID:      id,
+		KeyID:          keyID,
+		OrganizationID: orgID,
+		Method:         r.Method,
+		Route:          gatehouse.RouteFromContext(ctx),
+		Path:           truncate(r.URL.Path, m.maxPath),
+		Status:         status,
+		DurationMS:     d.Milliseconds(),
+		IP:             m.clientIP.Of(r),
+		UserAgent:      truncate(r.UserAgent(), m.maxUA),
+	})
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
+}
