@@ -1,6 +1,7 @@
 package tenancy
 
 import (
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -112,4 +113,21 @@ func (t Time) Ptr() *time.Time {
 	}
 	v := t.Time
 	return &v
+}
+
+// DialectOf returns the dialect of db from its driver: modernc.org/sqlite and
+// mattn/go-sqlite3 are [SQLite]; pgx's stdlib and lib/pq are [Postgres].
+// Any other driver is an error: pass the dialect explicitly.
+func DialectOf(db *sql.DB) (Dialect, error) {
+	if db == nil {
+		return 0, fmt.Errorf("tenancy: nil *sql.DB")
+	}
+	switch t := fmt.Sprintf("%T", db.Driver()); t {
+	case "*sqlite.Driver", "*sqlite3.SQLiteDriver":
+		return SQLite, nil
+	case "*stdlib.Driver", "*pq.Driver":
+		return Postgres, nil
+	default:
+		return 0, fmt.Errorf("tenancy: cannot tell the dialect of driver %s", t)
+	}
 }

@@ -1,0 +1,28 @@
+// Package tenancy keeps every query inside the caller's organization.
+//
+// The authentication middleware puts the organization of the API key into the
+// request context with [NewContext]; the helpers here read it back with
+// [FromContext] and build SQL that always carries it:
+//
+//   - [Table.Select] and [Table.Get] start their WHERE clause with
+//     "<org column> = ?", and put every further [Cond] in parentheses after it;
+//   - [Table.Insert] always sets the organization column from the context and
+//     refuses an explicit value for it;
+//   - [Table.Update] carries the organization predicate next to the id;
+//   - [Table.Exists] is the foreign key check of writes: a referenced row
+//     must belong to the caller's organization;
+//   - [NextSequence] hands out per-organization counters (lead numbers) from
+//     the library's own gatehouse_sequences table, gap-free inside the
+//     caller's transaction.
+//
+// A query with no organization in the context fails with
+// [ErrNoOrganization]; it never runs unscoped. Statements are written with
+// '?' placeholders and rebound by the [Dialect] ([SQLite] or [Postgres]);
+// table and column names are validated as plain identifiers and quoted.
+// [Contains] is a substring search that folds ASCII letters only, identically
+// on both dialects, with the LIKE wildcards escaped.
+//
+// In the request chain tenancy has no middleware of its own: it is the
+// contract between auth (which sets the organization) and resource (whose
+// handlers run every query through it).
+package tenancy
