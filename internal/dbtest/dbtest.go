@@ -81,6 +81,19 @@ func PostgresURL() string {
 // the test ends.
 func Postgres(t testing.TB) *sql.DB {
 	t.Helper()
+	db, _, err := sqldb.Open(PostgresSchemaURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// PostgresSchemaURL creates a fresh schema, dropped when the test ends, and
+// returns a URL whose connections use it as search_path (for code that
+// opens its own pool, such as several in-process pods).
+func PostgresSchemaURL(t testing.TB) string {
+	t.Helper()
 	admin, _, err := sqldb.Open(PostgresURL())
 	if err != nil {
 		t.Fatal(err)
@@ -102,12 +115,7 @@ func Postgres(t testing.TB) *sql.DB {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, _, err := sqldb.Open(u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		_ = db.Close()
 		a, _, err := sqldb.Open(PostgresURL())
 		if err != nil {
 			return
@@ -117,7 +125,7 @@ func Postgres(t testing.TB) *sql.DB {
 		defer cancel()
 		_, _ = a.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE")
 	})
-	return db
+	return u.String()
 }
 
 // Databases runs fn as a subtest on a fresh SQLite database and on a fresh
