@@ -2,6 +2,8 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -50,4 +52,54 @@ type LimiterFunc func(ctx context.Context, key string, l Limit) (Result, error)
 // Allow calls f.
 func (f LimiterFunc) Allow(ctx context.Context, key string, l Limit) (Result, error) {
 	return f(ctx, key, l)
+}
+
+// ErrInvalidLimit is returned (wrapped) by every [Limiter] of this module
+// for a [Limit] that cannot be enforced: Rate, Burst or Period below 1, or a
+// burst window too long to represent. It is a programming error of the
+// caller (the Key func of [Options]), never a backend failure.
+var ErrInvalidLimit = errors.New("ratelimit: invalid limit")
+
+// maxWindow bounds Period/Rate*Burst, the time a full burst takes to refill,
+// so that GCRA arithmetic in nanoseconds cannot overflow (about 146 years).
+const maxWindow = time.Duration(1 << 62)
+
+// Validate returns nil if l can be enforced, or an error wrapping
+// [ErrInvalidLimit] saying why not.
+func (l Limit) Validate() error {
+	switch {
+	case l.Rate < 1:
+		return fmt.Errorf("%w: rate %d < 1", ErrInvalidLimit, l.Rate)
+	case l.Burst < 1:
+		return fmt.Errorf("%w: burst %d < 1", ErrInvalidLimit, l.Burst)
+	case l.Period <= 0:
+		return fmt.Errorf("%w: period %s <= 0", ErrInvalidLimit, l.Period)
+	case l.Period < time.Duration(l.Rate):
+		return fmt.Errorf("%w: period %s shorter than %d ns", ErrInvalidLimit, l.Period, l.Rate)
+	case int64(l.Burst) > int64(maxWindow)/int64(l.Emission()):
+		return fmt.Errorf("%w: burst window of %d × %s too long", ErrInvalidLimit, l.Burst, l.Emission())
+	}
+	return nil
+}
+
+// Emission returns Period/Rate, the interval at which GCRA refills one
+// event (the "emission interval"). It is zero for a Limit with Rate < 1.
+func (l Limit) Emission() time.Duration {
+	if l.Rate < 1 {
+		return 0
+	}
+	return l.Period / time.Duration(l.Rate)
+}
+
+// Peeker is implemented by limiters that can report the state of a key
+// without consuming anything: [Memory] and the Redis limiter of
+// gatehouse.dev/ratelimit/redislimit. [FailedAuth] uses it to refuse a
+// client before a key lookup without counting the request.
+//
+// Peek's Result describes the next call to Allow: Allowed reports whether it
+// would be allowed, Remaining how many events would be allowed in a row
+// right now, RetryAfter how long until one would be (zero if Allowed) and
+// ResetAfter how long until the bucket is full.
+type Peeker interface {
+	Peek(ctx context.Context, key string, l Limit) (Result, error)
 }

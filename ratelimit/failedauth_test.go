@@ -1,0 +1,166 @@
+package ratelimit_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+	"time"
+
+	"gatehouse.dev"
+	"gatehouse.dev/ratelimit"
+)
+
+// throttle is the method set the authentication middleware expects.
+type throttle interface {
+	Allow(r *http.Request) error
+	Failed(r *http.Request)
+}
+
+var _ throttle = (*ratelimit.FailedAuth)(nil)
+
+func newFailedAuth(t *testing.T, opts ratelimit.FailedAuthOptions) *ratelimit.FailedAuth {
+	t.Helper()
+	f, err := ratelimit.NewFailedAuth(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func requestFrom(remote string, xff ...string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/v1/leads", nil)
+	r.RemoteAddr = remote
+	for _, v := range xff {
+		r.Header.Add("X-Forwarded-For", v)
+	}
+	return r
+}
+
+func TestFailedAuthDefaultLimit(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	mem := newMemory(t, ratelimit.MemoryOptions{Now: c.Now})
+	f := newFailedAuth(t, ratelimit.FailedAuthOptions{Limiter: mem})
+	r := requestFrom("192.0.2.1:4000")
+	// Successful requests only ask: they never use up the allowance.
+	for range 100 {
+		if err := f.Allow(r); err != nil {
+			t.Fatalf("Allow before any failure: %v", err)
+		}
+	}
+	for i := range 20 {
+		if err := f.Allow(r); err != nil {
+			t.Fatalf("Allow after %d failures: %v", i, err)
+		}
+		f.Failed(r)
+	}
+	err := f.Allow(r)
+	var ge *gatehouse.Error
+	if !errors.As(err, &ge) || ge.Status != http.StatusTooManyRequests || ge.Msg != gatehouse.MsgRateLimited || ge.Header.Get("Retry-After") != "3" {
+		t.Fatalf("Allow after 20 failures: %#v, want 429 Rate limit exceeded with Retry-After 3", err)
+	}
+	// Another address is not affected; the same address via another port is.
+	if err := f.Allow(requestFrom("192.0.2.2:4000")); err != nil {
+		t.Fatalf("other IP: %v", err)
+	}
+	if err := f.Allow(requestFrom("192.0.2.1:5000")); err == nil {
+		t.Fatal("same IP, other port: allowed")
+	}
+	// 20 a minute: one more attempt every 3 s.
+	c.Advance(3 * time.Second)
+	if err := f.Allow(r); err != nil {
+		t.Fatalf("3 s later: %v", err)
+	}
+	f.Failed(r)
+	if err := f.Allow(r); err == nil {
+		t.Fatal("after the refilled attempt failed: allowed")
+	}
+}
+
+func TestFailedAuthTrustedProxy(t *testing.T) {
+	t.Parallel()
+	f := newFailedAuth(t, ratelimit.FailedAuthOptions{
+		Limit:    ratelimit.Limit{Rate: 2, Burst: 2, Period: time.Hour},
+		ClientIP: gatehouse.ClientIP{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
+	})
+	for range 2 {
+		f.Failed(requestFrom("10.0.0.5:1", "198.51.100.7"))
+	}
+	if err := f.Allow(requestFrom("10.0.0.9:1", "198.51.100.7, 10.0.0.5")); err == nil {
+		t.Fatal("client behind the proxies: allowed after 2 failures")
+	}
+	if err := f.Allow(requestFrom("10.0.0.5:1", "198.51.100.8")); err != nil {
+		t.Fatalf("another client behind the same proxy: %v", err)
+	}
+	// An untrusted peer's X-Forwarded-For is ignored: it cannot dodge the
+	// limit by inventing addresses.
+	for _, fake := range []string{"1.1.1.1", "2.2.2.2"} {
+		f.Failed(requestFrom("203.0.113.1:1", fake))
+	}
+	if err := f.Allow(requestFrom("203.0.113.1:1", "3.3.3.3")); err == nil {
+		t.Fatal("untrusted peer with invented X-Forwarded-For: allowed")
+	}
+}
+
+func TestNewFailedAuthErrors(t *testing.T) {
+	t.Parallel()
+	noPeek := ratelimit.LimiterFunc(func(context.Context, string, ratelimit.Limit) (ratelimit.Result, error) {
+		return ratelimit.Result{Allowed: true}, nil
+	})
+	cases := []struct {
+		name string
+		opts ratelimit.FailedAuthOptions
+	}{
+		{"limiter without Peek", ratelimit.FailedAuthOptions{Limiter: noPeek}},
+		{"invalid limit", ratelimit.FailedAuthOptions{Limit: ratelimit.Limit{Rate: 1}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := ratelimit.NewFailedAuth(tc.opts); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+}
+
+// peekFunc is a limiter whose Allow and Peek both fail with err.
+type peekFunc struct{ err error }
+
+func (p peekFunc) Allow(context.Context, string, ratelimit.Limit) (ratelimit.Result, error) {
+	return ratelimit.Result{}, p.err
+}
+
+func (p peekFunc) Peek(context.Context, string, ratelimit.Limit) (ratelimit.Result, error) {
+	return ratelimit.Result{}, p.err
+}
+
+func TestFailedAuthLimiterErrors(t *testing.T) {
+	t.Parallel()
+	t.Run("fail open", func(t *testing.T) {
+		t.Parallel()
+		var logs bytes.Buffer
+		f := newFailedAuth(t, ratelimit.FailedAuthOptions{Limiter: peekFunc{errors.New("redis down")}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		r := requestFrom("192.0.2.1:1")
+		if err := f.Allow(r); err != nil {
+			t.Fatalf("Allow: %v, want nil (fail open)", err)
+		}
+		f.Failed(r)
+		if !bytes.Contains(logs.Bytes(), []byte("redis down")) || bytes.Count(logs.Bytes(), []byte("\n")) != 2 {
+			t.Fatalf("logs: %s", logs.String())
+		}
+	})
+	t.Run("gatehouse error", func(t *testing.T) {
+		t.Parallel()
+		closed := gatehouse.NewError(http.StatusServiceUnavailable, "Rate limiter unavailable")
+		f := newFailedAuth(t, ratelimit.FailedAuthOptions{Limiter: peekFunc{closed}})
+		if err := f.Allow(requestFrom("192.0.2.1:1")); gatehouse.StatusOf(err) != http.StatusServiceUnavailable {
+			t.Fatalf("Allow: %v, want the 503", err)
+		}
+	})
+}
