@@ -1,0 +1,272 @@
+// Package sqlaudit stores the per-key audit log in SQLite or PostgreSQL
+// through database/sql: one row per entry in the table gatehouse_audit,
+// created by [Store.Migrate].
+//
+// [Store.Write] inserts a batch and prunes every key it touched to its
+// newest Cap entries by (time, request_id) in the same transaction, so after
+// any commit no key holds more than Cap rows. On PostgreSQL the transaction
+// first takes a transaction-level advisory lock per touched key (in a fixed
+// order, so concurrent writers cannot deadlock), which makes concurrent
+// writers from many pods exact under READ COMMITTED; SQLite serializes
+// writers by itself (open it with gatehouse.dev/sqldb, which uses immediate
+// transactions and a busy timeout).
+//
+// Put an [audit.Recorder] in front of the Store so that requests never wait
+// for the database.
+package sqlaudit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"time"
+
+	"gatehouse.dev/audit"
+	"gatehouse.dev/tenancy"
+)
+
+// Table is the name of the table the Store owns.
+const Table = "gatehouse_audit"
+
+// lockClass is the first key of the PostgreSQL advisory locks taken per
+// audit key (the two-int4 key space, apart from tenancy.Migrate's bigint
+// locks).
+const lockClass = 0x6761 // "ga"
+
+// maxRowsPerInsert keeps a multi-row INSERT under the bind-parameter limits
+// of SQLite (32,766) and PostgreSQL (65,535).
+const maxRowsPerInsert = 500
+
+const columns = "organization_id, key_id, time_ms, request_id, method, route, path, status, duration_ms, ip, user_agent"
+
+// Options configures [New].
+type Options struct {
+	// DB is the database. Required.
+	DB *sql.DB
+	// Dialect is tenancy.SQLite or tenancy.Postgres. Required.
+	Dialect tenancy.Dialect
+	// Cap is how many entries each key keeps. Zero means audit.DefaultCap.
+	Cap int
+}
+
+// Store is the SQL audit log. It implements [audit.Log] and is safe for
+// concurrent use, from one process or many.
+type Store struct {
+	db      *sql.DB
+	dialect tenancy.Dialect
+	cap     int
+
+	latestQ string
+	pruneQ  string
+}
+
+var _ audit.Log = (*Store)(nil)
+
+// New returns a Store, or an error when DB or Dialect is missing or Cap is
+// negative. It does not touch the database; call [Store.Migrate] once.
+func New(opts Options) (*Store, error) {
+	if opts.DB == nil {
+		return nil, errors.New("sqlaudit: Options.DB is required")
+	}
+	if opts.Dialect != tenancy.SQLite && opts.Dialect != tenancy.Postgres {
+		return nil, errors.New("sqlaudit: Options.Dialect must be tenancy.SQLite or tenancy.Postgres")
+	}
+	if opts.Cap < 0 {
+		return nil, errors.New("sqlaudit: Options.Cap must not be negative")
+	}
+	if opts.Cap == 0 {
+		opts.Cap = audit.DefaultCap
+	}
+	d := opts.Dialect
+	return &Store{
+		db:      opts.DB,
+		dialect: d,
+		cap:     opts.Cap,
+		latestQ: d.Rebind("SELECT time_ms, request_id, method, route, path, status, duration_ms, ip, user_agent FROM " + Table +
+			" WHERE organization_id = ? AND key_id = ? ORDER BY time_ms DESC, request_id DESC LIMIT ?"),
+		// Rows older than the Cap-th newest go; with fewer rows the
+		// subquery is NULL and nothing is deleted.
+		pruneQ: d.Rebind("DELETE FROM " + Table + " WHERE organization_id = ? AND key_id = ? AND (time_ms, request_id) < (" +
+			"SELECT time_ms, request_id FROM " + Table + " WHERE organization_id = ? AND key_id = ?" +
+			" ORDER BY time_ms DESC, request_id DESC LIMIT 1 OFFSET ?)"),
+	}, nil
+}
+
+// Cap returns how many entries each key keeps.
+func (s *Store) Cap() int { return s.cap }
+
+// Statements returns the DDL that [Store.Migrate] runs, for services that
+// manage their migrations themselves. The primary key (organization_id,
+// key_id, time_ms, request_id) is the index that reads and pruning use, and
+// makes rewriting an entry a no-op. time_ms is Unix milliseconds (UTC).
+func Statements(d tenancy.Dialect) []string {
+	if d == tenancy.Postgres {
+		return []string{`CREATE TABLE IF NOT EXISTS ` + Table + ` (
+	organization_id TEXT COLLATE "C" NOT NULL,
+	key_id TEXT COLLATE "C" NOT NULL,
+	time_ms BIGINT NOT NULL,
+	request_id TEXT COLLATE "C" NOT NULL,
+	method TEXT NOT NULL,
+	route TEXT NOT NULL,
+	path TEXT NOT NULL,
+	status INTEGER NOT NULL,
+	duration_ms BIGINT NOT NULL,
+	ip TEXT NOT NULL,
+	user_agent TEXT NOT NULL,
+	PRIMARY KEY (organization_id, key_id, time_ms, request_id)
+)`}
+	}
+	return []string{`CREATE TABLE IF NOT EXISTS ` + Table + ` (
+	organization_id TEXT NOT NULL,
+	key_id TEXT NOT NULL,
+	time_ms INTEGER NOT NULL,
+	request_id TEXT NOT NULL,
+	method TEXT NOT NULL,
+	route TEXT NOT NULL,
+	path TEXT NOT NULL,
+	status INTEGER NOT NULL,
+	duration_ms INTEGER NOT NULL,
+	ip TEXT NOT NULL,
+	user_agent TEXT NOT NULL,
+	PRIMARY KEY (organization_id, key_id, time_ms, request_id)
+) WITHOUT ROWID`}
+}
+
+// Migrate creates the table if it does not exist (with tenancy.Migrate, so
+// pods starting together do not race on PostgreSQL).
+func (s *Store) Migrate(ctx context.Context) error {
+	if err := tenancy.Migrate(ctx, s.db, s.dialect, "audit", Statements(s.dialect)); err != nil {
+		return fmt.Errorf("sqlaudit: %w", err)
+	}
+	return nil
+}
+
+type keyID struct{ org, key string }
+
+// Write inserts entries (normalized; those without KeyID or
+// OrganizationID are skipped; one already stored is left as it is) and
+// prunes each touched key to its newest Cap, in one transaction.
+func (s *Store) Write(ctx context.Context, entries []audit.Entry) error {
+	rows := make([]audit.Entry, 0, len(entries))
+	var keys []keyID
+	seen := make(map[keyID]struct{})
+	for _, e := range entries {
+		if e.KeyID == "" || e.OrganizationID == "" {
+			continue
+		}
+		e = e.Normalized()
+		rows = append(rows, e)
+		k := keyID{e.OrganizationID, e.KeyID}
+		if _, ok := seen[k]; !ok {
+			seen[k] = struct{}{}
+			keys = append(keys, k)
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlaudit: write: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if s.dialect == tenancy.Postgres {
+		if err := s.lock(ctx, tx, keys); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < len(rows); i += maxRowsPerInsert {
+		if err := s.insert(ctx, tx, rows[i:min(i+maxRowsPerInsert, len(rows))]); err != nil {
+			return err
+		}
+	}
+	for _, k := range keys {
+		if _, err := tx.ExecContext(ctx, s.pruneQ, k.org, k.key, k.org, k.key, s.cap-1); err != nil {
+			return fmt.Errorf("sqlaudit: write: prune: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlaudit: write: commit: %w", err)
+	}
+	return nil
+}
+
+// lock takes the advisory lock of every key, in hash order, in one
+// statement (PostgreSQL evaluates the select list left to right).
+func (s *Store) lock(ctx context.Context, tx *sql.Tx, keys []keyID) error {
+	hs := make([]int32, len(keys))
+	for i, k := range keys {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(k.org))
+		_, _ = h.Write([]byte{0})
+		_, _ = h.Write([]byte(k.key))
+		hs[i] = int32(h.Sum32())
+	}
+	slices.Sort(hs)
+	hs = slices.Compact(hs)
+	var b strings.Builder
+	args := make([]any, len(hs))
+	b.WriteString("SELECT ")
+	for i, h := range hs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "pg_advisory_xact_lock(%d, $%d)", lockClass, i+1)
+		args[i] = h
+	}
+	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+		return fmt.Errorf("sqlaudit: write: lock: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) insert(ctx context.Context, tx *sql.Tx, rows []audit.Entry) error {
+	var b strings.Builder
+	b.Grow(64 + len(rows)*26)
+	b.WriteString("INSERT INTO " + Table + " (" + columns + ") VALUES ")
+	args := make([]any, 0, len(rows)*11)
+	for i, e := range rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?)")
+		args = append(args, e.OrganizationID, e.KeyID, e.Time.UnixMilli(), e.RequestID, e.Method, e.Route, e.Path,
+			e.Status, e.DurationMS, e.IP, e.UserAgent)
+	}
+	b.WriteString(" ON CONFLICT DO NOTHING")
+	if _, err := tx.ExecContext(ctx, s.dialect.Rebind(b.String()), args...); err != nil {
+		return fmt.Errorf("sqlaudit: write: insert: %w", err)
+	}
+	return nil
+}
+
+// Latest returns the newest entries of key keyID of organization orgID,
+// newest first, at most Cap; an empty non-nil slice when there are none.
+func (s *Store) Latest(ctx context.Context, orgID, keyID string) ([]audit.Entry, error) {
+	out := []audit.Entry{}
+	if orgID == "" || keyID == "" {
+		return out, nil
+	}
+	rows, err := s.db.QueryContext(ctx, s.latestQ, orgID, keyID, s.cap)
+	if err != nil {
+		return nil, fmt.Errorf("sqlaudit: latest: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e := audit.Entry{KeyID: keyID, OrganizationID: orgID}
+		var ms int64
+		if err := rows.Scan(&ms, &e.RequestID, &e.Method, &e.Route, &e.Path, &e.Status, &e.DurationMS, &e.IP, &e.UserAgent); err != nil {
+			return nil, fmt.Errorf("sqlaudit: latest: scan: %w", err)
+		}
+		e.Time = time.UnixMilli(ms).UTC()
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlaudit: latest: %w", err)
+	}
+	return out, nil
+}
