@@ -2,11 +2,12 @@
 //
 // # Keys
 //
-// A key is "<prefix>_<env>_<public_id>_<secret>":
+// A key is "<prefix>_<env>_<public_id>_<secret>", for example
 //
-//	joby_live_7Hq2LmV9xC4pR8sT_Wb3kN6yQ1zF5dJ0hG8uE2rA7tY4vX9cM1pL0q3K9a
-//	└────┴────┴────────────────┴────────────────────────────────┴──────┘
-//	prefix env  public id (16)       secret (32 random)          checksum (6)
+//	acme_live_0123456789ABCDEF_abcdefghijklmnopqrstuvwxyzABCDEF0qA0Q2
+//
+// (prefix "acme", env "live", public id "0123456789ABCDEF", 32 secret
+// characters, checksum "0qA0Q2"; a real secret is random).
 //
 // The prefix ([a-z][a-z0-9]{1,15}) names the issuer, env is "live" or
 // "test", the public id (16 base62 characters) is the lookup id, and the
