@@ -1,0 +1,38 @@
+// Package resource is the declarative resource registry: from a list of
+// [Resource] declarations over tables the service already has, [New] builds
+// the JSON handlers of a REST API under a prefix (default /v1):
+//
+//	GET   /v1/<name>        list: limit, offset, created_after, created_before, q, exact filters
+//	GET   /v1/<name>/{id}   one record
+//	POST  /v1/<name>        create: 201 with Location
+//	PATCH /v1/<name>/{id}   partial update
+//	GET   /v1/schema        the live description of every resource
+//
+// Any other method on those paths is a JSON 405 with Allow; any other path
+// under the prefix is a JSON 404 "Unsupported resource". Extra operations
+// ([Route], e.g. /v1/whoami) share the router and its 404/405 answers.
+//
+// Every query goes through package tenancy, so it is confined to the
+// organization in the request context (put there by the authentication
+// middleware with tenancy.NewContext): another organization's record is a
+// 404, its ids filter to an empty list, and a foreign key to its rows is a
+// 400 "Invalid foreign key". Each route checks its scope (<name>:read,
+// <name>:create, <name>:update) with package scope. Input is validated by
+// field [Type]; every error is a *gatehouse.Error in the one error shape
+// (see the error catalogue in the README). Each create and update runs in
+// one transaction with its reference checks, per-organization sequence
+// numbers (e.g. lead_number) and the [Options.OnWrite] hook, which later
+// features (webhook outbox, idempotency) use to write in the same
+// transaction.
+//
+// In the request chain the registry is the router:
+//
+//	RequestID → auth → audit → ratelimit → resource.Registry (→ scope → handler)
+//
+// It records the matched route pattern with gatehouse.SetRoute so the audit
+// middleware outside it can log "/v1/leads/{id}". It never imports auth.
+//
+// The registry never alters the service's tables. [Registry.Migrate] creates
+// only the library's gatehouse_sequences table; [Registry.IndexDDL] returns
+// the index each resource's list order needs, for the service's migrations.
+package resource

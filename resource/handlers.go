@@ -1,0 +1,442 @@
+package resource
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"gatehouse.dev"
+	"gatehouse.dev/internal/uuid"
+	"gatehouse.dev/scope"
+	"gatehouse.dev/tenancy"
+)
+
+var (
+	errNotFound    = gatehouse.NewError(http.StatusNotFound, gatehouse.MsgNotFound)
+	errNoFields    = gatehouse.NewError(http.StatusBadRequest, gatehouse.MsgNoFieldsToUpdate)
+	errNoCaller    = gatehouse.NewError(http.StatusForbidden, gatehouse.MsgMissingScope)
+	orgField       = &field{Field: Field{Name: fieldOrg, Type: String}}
+	createdAtField = &field{Field: Field{Name: fieldCreatedAt, Type: DateTime}, column: fieldCreatedAt}
+	updatedAtField = &field{Field: Field{Name: fieldUpdatedAt, Type: DateTime}, column: fieldUpdatedAt}
+)
+
+// implicitColumns lead spec.columns: id, organization, created_at, updated_at.
+const implicitColumns = 4
+
+func (rg *Registry) fail(w http.ResponseWriter, r *http.Request, err error) {
+	gatehouse.WriteError(w, r, rg.logger, err)
+}
+
+// listBody is the list envelope. Cursor pagination will add has_more and
+// next_cursor here.
+type listBody struct {
+	Data      []record `json:"data"`
+	Limit     int      `json:"limit"`
+	Offset    int      `json:"offset"`
+	RequestID string   `json:"request_id"`
+}
+
+func (rg *Registry) list(s *spec) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if err := scope.Check(ctx, s.read); err != nil {
+			rg.fail(w, r, err)
+			return
+		}
+		q, err := parseList(s, rg.limits, r.URL.RawQuery)
+		if err != nil {
+			rg.fail(w, r, err)
+			return
+		}
+		recs, err := rg.page(ctx, s, q)
+		if err != nil {
+			rg.fail(w, r, err)
+			return
+		}
+		gatehouse.WriteJSON(w, http.StatusOK, listBody{
+			Data:      recs,
+			Limit:     q.Limit,
+			Offset:    q.Offset,
+			RequestID: gatehouse.RequestIDFromContext(ctx),
+		})
+	})
+}
+
+// page runs a list query: newest first (created_at desc, id desc).
+func (rg *Registry) page(ctx context.Context, s *spec, q ListQuery) ([]record, error) {
+	rows, err := s.table.Select(ctx, rg.db, tenancy.Query{
+		Columns: s.columns,
+		Where:   s.conds(q),
+		OrderBy: []tenancy.Order{{Column: fieldCreatedAt, Desc: true}, {Column: s.res.IDColumn, Desc: true}},
+		Limit:   q.Limit,
+		Offset:  q.Offset,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resource: list %s: %w", s.res.Name, err)
+	}
+	defer rows.Close()
+	out := make([]record, 0, min(q.Limit, 64))
+	vals := make([]any, len(s.columns))
+	ptrs := make([]any, len(s.columns))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, fmt.Errorf("resource: list %s: scan: %w", s.res.Name, err)
+		}
+		rec, err := s.record(vals)
+		if err != nil {
+			return nil, fmt.Errorf("resource: list %s: %w", s.res.Name, err)
+		}
+		out = append(out, rec)
+		clear(vals)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("resource: list %s: %w", s.res.Name, err)
+	}
+	return out, nil
+}
+
+// record converts the scanned values of s.columns to a record.
+func (s *spec) record(vals []any) (record, error) {
+	rec := record{keys: s.keys, vals: make([]any, len(s.keys))}
+	conv := func(i int, f *field, v any) error {
+		out, err := f.output(v)
+		if err != nil {
+			return fmt.Errorf("field %s: %w", f.Name, err)
+		}
+		rec.vals[i] = out
+		return nil
+	}
+	n := len(s.fields)
+	if err := conv(0, s.idField, vals[0]); err != nil {
+		return record{}, err
+	}
+	if err := conv(n+1, orgField, vals[1]); err != nil {
+		return record{}, err
+	}
+	if err := conv(n+2, createdAtField, vals[2]); err != nil {
+		return record{}, err
+	}
+	if err := conv(n+3, updatedAtField, vals[3]); err != nil {
+		return record{}, err
+	}
+	for i, f := range s.fields {
+		if err := conv(i+1, f, vals[implicitColumns+i]); err != nil {
+			return record{}, err
+		}
+	}
+	return rec, nil
+}
+
+// fetch reads one record of the caller's organization; sql.ErrNoRows when
+// there is none.
+func (s *spec) fetch(ctx context.Context, db tenancy.Querier, id string) (record, error) {
+	vals := make([]any, len(s.columns))
+	ptrs := make([]any, len(s.columns))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := s.table.Get(ctx, db, id, s.columns, ptrs...); err != nil {
+		return record{}, err
+	}
+	return s.record(vals)
+}
+
+func (rg *Registry) get(s *spec) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if err := scope.Check(ctx, s.read); err != nil {
+			rg.fail(w, r, err)
+			return
+		}
+		id, ok := pathID(r)
+		if !ok {
+			rg.fail(w, r, errNotFound)
+			return
+		}
+		rec, err := s.fetch(ctx, rg.db, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			rg.fail(w, r, errNotFound)
+			return
+		}
+		if err != nil {
+			rg.fail(w, r, fmt.Errorf("resource: get %s: %w", s.res.Name, err))
+			return
+		}
+		gatehouse.WriteData(w, r, http.StatusOK, rec)
+	})
+}
+
+// pathID returns the {id} path value in lower case when it is a UUID.
+func pathID(r *http.Request) (string, bool) {
+	id := r.PathValue("id")
+	if !uuid.Valid(id) {
+		return "", false
+	}
+	return strings.ToLower(id), true
+}
+
+// value is one validated input value.
+type value struct {
+	f *field
+	v any
+}
+
+// decode checks a create (create=true) or update body: unknown or protected
+// members first (400 Unsupported or protected fields), then every value
+// (400 Invalid field values with details). It never panics.
+func (s *spec) decode(body map[string]json.RawMessage, create bool) ([]value, error) {
+	var refused []string
+	for k := range body {
+		if _, ok := s.writable[k]; !ok {
+			refused = append(refused, k)
+		}
+	}
+	if len(refused) > 0 {
+		slices.Sort(refused)
+		return nil, gatehouse.NewError(http.StatusBadRequest, gatehouse.MsgUnsupportedFields).With("fields", refused)
+	}
+	var details []Detail
+	out := make([]value, 0, len(body))
+	for _, f := range s.fields {
+		if f.ReadOnly {
+			continue
+		}
+		raw, present := body[f.Name]
+		if !present {
+			if create && f.Required {
+				details = append(details, Detail{Field: f.Name, Message: msgRequired})
+			}
+			continue
+		}
+		if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+			if f.Required {
+				details = append(details, Detail{Field: f.Name, Message: msgRequired})
+				continue
+			}
+			out = append(out, value{f: f})
+			continue
+		}
+		v, msg := f.parse(raw, s.table.Dialect)
+		if msg == "" && f.Required && (f.Type == String || f.Type == Text) {
+			if str, ok := v.(string); ok && strings.TrimSpace(str) == "" {
+				msg = "must not be blank"
+			}
+		}
+		if msg != "" {
+			details = append(details, Detail{Field: f.Name, Message: msg})
+			continue
+		}
+		out = append(out, value{f: f, v: v})
+	}
+	if len(details) > 0 {
+		slices.SortFunc(details, func(a, b Detail) int { return strings.Compare(a.Field, b.Field) })
+		fields := make([]string, len(details))
+		for i, d := range details {
+			fields[i] = d.Field
+		}
+		return nil, gatehouse.NewError(http.StatusBadRequest, gatehouse.MsgInvalidFieldValues).
+			With("fields", fields).With("details", details)
+	}
+	return out, nil
+}
+
+// checkRefs verifies, inside tx, that every non-null reference names a row
+// of the caller's organization.
+func (s *spec) checkRefs(ctx context.Context, tx *sql.Tx, vals []value) error {
+	var bad []string
+	for _, v := range vals {
+		if v.f.ref == nil || v.v == nil {
+			continue
+		}
+		id, _ := v.v.(string)
+		ok, err := v.f.ref.Exists(ctx, tx, id)
+		if err != nil {
+			return fmt.Errorf("resource: check %s: %w", v.f.Name, err)
+		}
+		if !ok {
+			bad = append(bad, v.f.Name)
+		}
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		return gatehouse.NewError(http.StatusBadRequest, gatehouse.MsgInvalidForeignKey).With("fields", bad)
+	}
+	return nil
+}
+
+func (rg *Registry) create(s *spec) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if err := scope.Check(ctx, s.create); err != nil {
+			rg.fail(w, r, err)
+			return
+		}
+		body, err := gatehouse.ReadObject(w, r, rg.maxBody)
+		if err != nil {
+			rg.fail(w, r, err)
+			return
+		}
+		vals, err := s.decode(body, true)
+		if err != nil {
+			rg.fail(w, r, err)
+			return
+		}
+		rec, err := rg.insert(ctx, s, vals)
+		if err != nil {
+			rg.fail(w, r, err)
+			return
+		}
+		id, _ := rec.vals[0].(string)
+		w.Header().Set("Location", s.path+"/"+id)
+		gatehouse.WriteData(w, r, http.StatusCreated, rec)
+	})
+}
+
+// insert creates a record in one transaction: reference checks, sequence
+// numbers, the insert, the read-back and OnWrite.
+func (rg *Registry) insert(ctx context.Context, s *spec, vals []value) (record, error) {
+	orgID, ok := tenancy.FromContext(ctx)
+	if !ok {
+		return record{}, fmt.Errorf("resource: create %s: %w", s.res.Name, tenancy.ErrNoOrganization)
+	}
+	tx, err := rg.db.BeginTx(ctx, nil)
+	if err != nil {
+		return record{}, fmt.Errorf("resource: create %s: begin: %w", s.res.Name, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := s.checkRefs(ctx, tx, vals); err != nil {
+		return record{}, err
+	}
+	id := uuid.New()
+	now := rg.dialect.TimeValue(rg.now())
+	assigns := make([]tenancy.Assign, 0, 3+len(s.seqs)+len(vals))
+	assigns = append(assigns,
+		tenancy.Assign{Column: s.res.IDColumn, Value: id},
+		tenancy.Assign{Column: fieldCreatedAt, Value: now},
+		tenancy.Assign{Column: fieldUpdatedAt, Value: now},
+	)
+	for _, f := range s.seqs {
+		n, err := tenancy.NextSequence(ctx, tx, rg.dialect, f.seq)
+		if err != nil {
+			return record{}, fmt.Errorf("resource: create %s: %w", s.res.Name, err)
+		}
+		assigns = append(assigns, tenancy.Assign{Column: f.column, Value: n})
+	}
+	for _, v := range vals {
+		assigns = append(assigns, tenancy.Assign{Column: v.f.column, Value: v.v})
+	}
+	if err := s.table.Insert(ctx, tx, assigns); err != nil {
+		return record{}, fmt.Errorf("resource: create %s: %w", s.res.Name, err)
+	}
+	rec, err := s.fetch(ctx, tx, id)
+	if err != nil {
+		return record{}, fmt.Errorf("resource: create %s: read back: %w", s.res.Name, err)
+	}
+	if err := rg.commit(ctx, tx, s, OpCreated, id, orgID, rec); err != nil {
+		return record{}, err
+	}
+	return rec, nil
+}
+
+// commit calls OnWrite and commits.
+func (rg *Registry) commit(ctx context.Context, tx *sql.Tx, s *spec, op, id, orgID string, rec record) error {
+	if rg.onWrite != nil {
+		err := rg.onWrite(ctx, tx, Change{
+			Resource:       s.res.Name,
+			Singular:       s.res.Singular,
+			Op:             op,
+			ID:             id,
+			OrganizationID: orgID,
+			Record:         rec.Map(),
+		})
+		if err != nil {
+			return fmt.Errorf("resource: %s %s: OnWrite: %w", op, s.res.Singular, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("resource: %s %s: commit: %w", op, s.res.Singular, err)
+	}
+	return nil
+}
+
+func (rg *Registry) update(s *spec) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if err := scope.Check(ctx, s.update); err != nil {
+			rg.fail(w, r, err)
+			return
+		}
+		id, ok := pathID(r)
+		if !ok {
+			rg.fail(w, r, errNotFound)
+			return
+		}
+		body, err := gatehouse.ReadObject(w, r, rg.maxBody)
+		if err != nil {
+			rg.fail(w, r, err)
+			return
+		}
+		if len(body) == 0 {
+			rg.fail(w, r, errNoFields)
+			return
+		}
+		vals, err := s.decode(body, false)
+		if err != nil {
+			rg.fail(w, r, err)
+			return
+		}
+		rec, err := rg.modify(ctx, s, id, vals)
+		if err != nil {
+			rg.fail(w, r, err)
+			return
+		}
+		gatehouse.WriteData(w, r, http.StatusOK, rec)
+	})
+}
+
+// modify updates a record in one transaction: the update (404 when the
+// organization has no such record), reference checks, the read-back and
+// OnWrite.
+func (rg *Registry) modify(ctx context.Context, s *spec, id string, vals []value) (record, error) {
+	orgID, ok := tenancy.FromContext(ctx)
+	if !ok {
+		return record{}, fmt.Errorf("resource: update %s: %w", s.res.Name, tenancy.ErrNoOrganization)
+	}
+	tx, err := rg.db.BeginTx(ctx, nil)
+	if err != nil {
+		return record{}, fmt.Errorf("resource: update %s: begin: %w", s.res.Name, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	assigns := make([]tenancy.Assign, 0, 1+len(vals))
+	for _, v := range vals {
+		assigns = append(assigns, tenancy.Assign{Column: v.f.column, Value: v.v})
+	}
+	assigns = append(assigns, tenancy.Assign{Column: fieldUpdatedAt, Value: rg.dialect.TimeValue(rg.now())})
+	found, err := s.table.Update(ctx, tx, id, assigns)
+	if err != nil {
+		return record{}, fmt.Errorf("resource: update %s: %w", s.res.Name, err)
+	}
+	if !found {
+		return record{}, errNotFound
+	}
+	if err := s.checkRefs(ctx, tx, vals); err != nil {
+		return record{}, err
+	}
+	rec, err := s.fetch(ctx, tx, id)
+	if err != nil {
+		return record{}, fmt.Errorf("resource: update %s: read back: %w", s.res.Name, err)
+	}
+	if err := rg.commit(ctx, tx, s, OpUpdated, id, orgID, rec); err != nil {
+		return record{}, err
+	}
+	return rec, nil
+}

@@ -1,0 +1,498 @@
+package resource
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"gatehouse.dev"
+	"gatehouse.dev/scope"
+	"gatehouse.dev/tenancy"
+)
+
+// Defaults of [Options] and [Limits].
+const (
+	DefaultPrefix                    = "/v1"
+	DefaultVersion                   = "v1"
+	DefaultLimit                     = 50
+	DefaultMaxLimit                  = 1000
+	DefaultMaxOffset                 = 10000
+	DefaultRateLimitPerMinute        = 60
+	DefaultMaxRateLimitPerMinute     = 300
+	DefaultAuditLogSize              = 50
+	sequencesMigration               = "sequences"
+	defaultIndexSuffix               = "_gatehouse_list_idx"
+	maxIdentifierLength              = 63
+	methodsCollection, methodsRecord = "GET, HEAD, POST", "GET, HEAD, PATCH"
+)
+
+// DefaultProtected is the default of Options.Protected: fields the backend
+// owns, refused in every create and update body.
+var DefaultProtected = []string{
+	"id", "organization_id", "created_at", "updated_at", "lead_number",
+	"auth_secret", "access_token", "migration_metadata", "source_call_sid", "source_message_sid",
+}
+
+// Limits are the list limits the registry enforces and the figures /schema
+// reports. Zero fields mean the defaults named in their comments.
+type Limits struct {
+	// DefaultLimit is the page size without limit=: default 50.
+	DefaultLimit int `json:"default_limit"`
+	// MaxLimit clamps limit=: default 1000.
+	MaxLimit int `json:"max_limit"`
+	// MaxOffset is the largest offset= accepted: default 10000.
+	MaxOffset int `json:"max_offset"`
+	// DefaultRateLimitPerMinute of new keys (reported only): default 60.
+	DefaultRateLimitPerMinute int `json:"default_rate_limit_per_minute"`
+	// MaxRateLimitPerMinute of keys (reported only): default 300.
+	MaxRateLimitPerMinute int `json:"max_rate_limit_per_minute"`
+	// AuditLogSize is the per-key audit log length (reported only):
+	// default 50.
+	AuditLogSize int `json:"audit_log_size"`
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.DefaultLimit, DefaultLimit)
+	def(&l.MaxLimit, DefaultMaxLimit)
+	def(&l.MaxOffset, DefaultMaxOffset)
+	def(&l.DefaultRateLimitPerMinute, DefaultRateLimitPerMinute)
+	def(&l.MaxRateLimitPerMinute, DefaultMaxRateLimitPerMinute)
+	def(&l.AuditLogSize, DefaultAuditLogSize)
+	return l
+}
+
+// Route is an extra operation the registry's router serves next to the
+// resources (for example GET /v1/whoami), with the same JSON 404 and 405
+// answers.
+type Route struct {
+	// Method, e.g. "GET". Required.
+	Method string
+	// Path is a ServeMux path pattern under the prefix, e.g. "/v1/whoami"
+	// or "/v1/webhooks/{id}".
+	Path string
+	// Scope, when set, is required of the caller (403 Missing scope).
+	Scope scope.Scope
+	// Summary describes the operation (for generated documentation).
+	Summary string
+	// Handler serves the operation.
+	Handler http.Handler
+}
+
+// Change describes a create or update to [Options.OnWrite].
+type Change struct {
+	// Resource is the resource name ("leads").
+	Resource string
+	// Singular is its singular name ("lead"), for event names.
+	Singular string
+	// Op is "created" or "updated".
+	Op string
+	// ID is the record's id.
+	ID string
+	// OrganizationID is the caller's organization.
+	OrganizationID string
+	// Record is the record as the API returns it.
+	Record map[string]any
+}
+
+// Ops of [Change].
+const (
+	OpCreated = "created"
+	OpUpdated = "updated"
+)
+
+// Options configures [New]. The zero value of every optional field means the
+// default named in its comment.
+type Options struct {
+	// DB holds the resources' tables. Required.
+	DB *sql.DB
+	// Dialect of DB; zero means detected from its driver
+	// ([tenancy.DialectOf]).
+	Dialect tenancy.Dialect
+	// Prefix of every route: default "/v1".
+	Prefix string
+	// Version reported by /schema: default "v1".
+	Version string
+	// Resources served. Names must be unique.
+	Resources []Resource
+	// Routes are extra operations served by the same router.
+	Routes []Route
+	// OnWrite, when set, is called inside the transaction of every create
+	// and update, after the write; an error rolls the write back (and the
+	// request fails with that error, written by gatehouse.WriteError).
+	OnWrite func(ctx context.Context, tx *sql.Tx, c Change) error
+	// Middleware wraps every operation (resources, /schema and Routes)
+	// inside the router, after its scope check, first element outermost.
+	Middleware []func(http.Handler) http.Handler
+	// Limits of list requests and the figures /schema reports.
+	Limits Limits
+	// Protected fields are refused in create and update bodies; a declared
+	// field of that name is read-only. Default [DefaultProtected]; id,
+	// organization_id, created_at and updated_at are always protected.
+	Protected []string
+	// MaxBodyBytes bounds request bodies: default 1 MiB.
+	MaxBodyBytes int64
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Now defaults to time.Now.
+	Now func() time.Time
+}
+
+// Registry serves the declared resources: list, get, create and update for
+// each, GET /schema, the extra routes, JSON 404s and 405s. Create it with
+// [New]; it is safe for concurrent use.
+type Registry struct {
+	db        *sql.DB
+	dialect   tenancy.Dialect
+	prefix    string
+	version   string
+	limits    Limits
+	protected []string
+	maxBody   int64
+	logger    *slog.Logger
+	now       func() time.Time
+	onWrite   func(ctx context.Context, tx *sql.Tx, c Change) error
+	specs     []*spec
+	routes    []Route
+	scopes    []scope.Scope
+	schema    []byte
+	mux       *http.ServeMux
+	wrap      []func(http.Handler) http.Handler
+}
+
+// New validates opts and returns the registry. Every configuration mistake
+// (names, reserved names, unknown filter, search or reference fields,
+// duplicates, bad routes) is an error; New never panics.
+func New(opts Options) (*Registry, error) {
+	if opts.DB == nil {
+		return nil, errors.New("resource: Options.DB is required")
+	}
+	rg := &Registry{
+		db:      opts.DB,
+		dialect: opts.Dialect,
+		prefix:  opts.Prefix,
+		version: opts.Version,
+		limits:  opts.Limits.withDefaults(),
+		maxBody: opts.MaxBodyBytes,
+		logger:  opts.Logger,
+		now:     opts.Now,
+		onWrite: opts.OnWrite,
+		wrap:    slices.Clone(opts.Middleware),
+	}
+	if rg.dialect == 0 {
+		d, err := tenancy.DialectOf(opts.DB)
+		if err != nil {
+			return nil, fmt.Errorf("resource: Options.Dialect: %w", err)
+		}
+		rg.dialect = d
+	}
+	if rg.dialect != tenancy.SQLite && rg.dialect != tenancy.Postgres {
+		return nil, fmt.Errorf("resource: unknown dialect %d", int(rg.dialect))
+	}
+	if rg.prefix == "" {
+		rg.prefix = DefaultPrefix
+	}
+	if !validPrefix(rg.prefix) {
+		return nil, fmt.Errorf("resource: invalid prefix %q: want a clean path like /v1, without a trailing slash", rg.prefix)
+	}
+	if rg.version == "" {
+		rg.version = DefaultVersion
+	}
+	if l := rg.limits; l.DefaultLimit > l.MaxLimit {
+		return nil, fmt.Errorf("resource: Limits.DefaultLimit %d is above MaxLimit %d", l.DefaultLimit, l.MaxLimit)
+	}
+	if rg.maxBody <= 0 {
+		rg.maxBody = gatehouse.DefaultMaxBodyBytes
+	}
+	if rg.logger == nil {
+		rg.logger = slog.Default()
+	}
+	if rg.now == nil {
+		rg.now = time.Now
+	}
+	for i, mw := range rg.wrap {
+		if mw == nil {
+			return nil, fmt.Errorf("resource: Options.Middleware[%d] is nil", i)
+		}
+	}
+	protected := opts.Protected
+	if protected == nil {
+		protected = DefaultProtected
+	}
+	rg.protected = slices.Clone(protected)
+	for _, name := range []string{fieldID, fieldOrg, fieldCreatedAt, fieldUpdatedAt} {
+		if !slices.Contains(rg.protected, name) {
+			rg.protected = append(rg.protected, name)
+		}
+	}
+	protSet := make(map[string]bool, len(rg.protected))
+	for _, p := range rg.protected {
+		protSet[p] = true
+	}
+
+	if len(opts.Resources) == 0 && len(opts.Routes) == 0 {
+		return nil, errors.New("resource: no Resources and no Routes to serve")
+	}
+	norm := make([]Resource, 0, len(opts.Resources))
+	tables := make(map[string]Resource, len(opts.Resources))
+	names := map[string]bool{}
+	for _, res := range opts.Resources {
+		r, err := normalize(res.clone(), protSet)
+		if err != nil {
+			return nil, err
+		}
+		if names[r.Name] {
+			return nil, fmt.Errorf("resource: duplicate resource name %q", r.Name)
+		}
+		names[r.Name] = true
+		if _, dup := tables[r.Table]; !dup {
+			tables[r.Table] = r
+		}
+		norm = append(norm, r)
+	}
+	scopes := map[scope.Scope]bool{}
+	for _, r := range norm {
+		s := compile(r, rg.dialect, rg.prefix, tables)
+		rg.specs = append(rg.specs, s)
+		scopes[s.read], scopes[s.create], scopes[s.update] = true, true, true
+	}
+	if err := rg.buildMux(opts.Routes, scopes); err != nil {
+		return nil, err
+	}
+	for sc := range scopes {
+		rg.scopes = append(rg.scopes, sc)
+	}
+	slices.Sort(rg.scopes)
+	schema, err := rg.buildSchema()
+	if err != nil {
+		return nil, err
+	}
+	rg.schema = schema
+	return rg, nil
+}
+
+func validPrefix(p string) bool {
+	if len(p) < 2 || p[0] != '/' || strings.HasSuffix(p, "/") || path.Clean(p) != p {
+		return false
+	}
+	return !strings.ContainsAny(p, "{}* \t\r\n?#%")
+}
+
+var validMethods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions,
+}
+
+// buildMux registers every route on a ServeMux. Each path gets a
+// method-less pattern too, answering the JSON 405 with Allow, and "/" answers
+// the JSON 404 "Unsupported resource", so the mux never writes plain text.
+func (rg *Registry) buildMux(routes []Route, scopes map[scope.Scope]bool) (err error) {
+	mux := http.NewServeMux()
+	// ServeMux panics on conflicting patterns; turn that into an error.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("resource: routes: %v", p)
+		}
+	}()
+	reserved := map[string]bool{rg.prefix + "/schema": true}
+	for _, s := range rg.specs {
+		reserved[s.path] = true
+		rg.handle(mux, "GET "+s.path, rg.list(s))
+		rg.handle(mux, "POST "+s.path, rg.create(s))
+		rg.handle(mux, s.path, methodNotAllowed(methodsCollection))
+		item := s.path + "/{id}"
+		rg.handle(mux, "GET "+item, rg.get(s))
+		rg.handle(mux, "PATCH "+item, rg.update(s))
+		rg.handle(mux, item, methodNotAllowed(methodsRecord))
+	}
+	rg.handle(mux, "GET "+rg.prefix+"/schema", http.HandlerFunc(rg.serveSchema))
+	rg.handle(mux, rg.prefix+"/schema", methodNotAllowed("GET, HEAD"))
+
+	allow := map[string][]string{}
+	var paths []string
+	seen := map[string]bool{}
+	for i, rt := range routes {
+		if !slices.Contains(validMethods, rt.Method) {
+			return fmt.Errorf("resource: Routes[%d]: invalid method %q", i, rt.Method)
+		}
+		if rt.Handler == nil {
+			return fmt.Errorf("resource: Routes[%d] %s %s: nil Handler", i, rt.Method, rt.Path)
+		}
+		if !strings.HasPrefix(rt.Path, rg.prefix+"/") || len(rt.Path) == len(rg.prefix)+1 || path.Clean(rt.Path) != rt.Path {
+			return fmt.Errorf("resource: Routes[%d]: path %q is not a clean path under %s/", i, rt.Path, rg.prefix)
+		}
+		first, _, _ := strings.Cut(strings.TrimPrefix(rt.Path, rg.prefix+"/"), "/")
+		if strings.ContainsAny(first, "{}") {
+			return fmt.Errorf("resource: Routes[%d]: path %q: the first segment under %s must be literal", i, rt.Path, rg.prefix)
+		}
+		if reserved[rg.prefix+"/"+first] {
+			return fmt.Errorf("resource: Routes[%d]: path %q is served by the registry", i, rt.Path)
+		}
+		if rt.Scope != "" {
+			if _, err := scope.Parse(string(rt.Scope)); err != nil {
+				return fmt.Errorf("resource: Routes[%d]: %w", i, err)
+			}
+			scopes[rt.Scope] = true
+		}
+		key := rt.Method + " " + rt.Path
+		if seen[key] {
+			return fmt.Errorf("resource: Routes[%d]: duplicate route %s", i, key)
+		}
+		seen[key] = true
+		if _, ok := allow[rt.Path]; !ok {
+			paths = append(paths, rt.Path)
+		}
+		allow[rt.Path] = append(allow[rt.Path], rt.Method)
+		var h http.Handler = rt.Handler
+		if rt.Scope != "" {
+			h = requireScope(rt.Scope, h)
+		}
+		rg.handle(mux, key, h)
+		rg.routes = append(rg.routes, rt)
+	}
+	for _, p := range paths {
+		methods := allow[p]
+		if slices.Contains(methods, http.MethodGet) && !slices.Contains(methods, http.MethodHead) {
+			methods = append(methods, http.MethodHead)
+		}
+		slices.Sort(methods)
+		rg.handle(mux, p, methodNotAllowed(strings.Join(methods, ", ")))
+	}
+	mux.Handle("/", http.HandlerFunc(unsupported))
+	rg.mux = mux
+	return nil
+}
+
+// handle registers h for pattern; before h runs, the pattern (without the
+// method) is recorded with gatehouse.SetRoute for the audit log.
+func (rg *Registry) handle(mux *http.ServeMux, pattern string, h http.Handler) {
+	_, route, found := strings.Cut(pattern, " ")
+	if !found {
+		route = pattern
+	}
+	for i := len(rg.wrap) - 1; i >= 0; i-- {
+		h = rg.wrap[i](h)
+	}
+	mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gatehouse.SetRoute(r.Context(), route)
+		h.ServeHTTP(w, r)
+	}))
+}
+
+func requireScope(sc scope.Scope, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := scope.Check(r.Context(), sc); err != nil {
+			gatehouse.WriteError(w, r, nil, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func methodNotAllowed(allow string) http.Handler {
+	e := gatehouse.NewError(http.StatusMethodNotAllowed, gatehouse.MsgMethodNotAllowed).WithHeader("Allow", allow)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gatehouse.WriteError(w, r, nil, e)
+	})
+}
+
+var errUnsupported = gatehouse.NewError(http.StatusNotFound, gatehouse.MsgUnsupportedResource)
+
+func unsupported(w http.ResponseWriter, r *http.Request) {
+	gatehouse.WriteError(w, r, nil, errUnsupported)
+}
+
+// ServeHTTP routes the request. Paths that are not clean (with "//", "." or
+// ".." segments) are answered 404 "Unsupported resource" rather than
+// redirected.
+func (rg *Registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.EscapedPath()
+	if p == "" || p[0] != '/' || !cleanPath(p) {
+		unsupported(w, r)
+		return
+	}
+	rg.mux.ServeHTTP(w, r)
+}
+
+// cleanPath reports whether ServeMux would serve p without redirecting.
+func cleanPath(p string) bool {
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np == p
+}
+
+// Scopes returns every scope the registry's routes require, sorted: the
+// read, create and update scopes of each resource and the scopes of the
+// extra routes. Key scopes can be validated against it.
+func (rg *Registry) Scopes() []scope.Scope { return slices.Clone(rg.scopes) }
+
+// Resources returns copies of the served resources with every default
+// applied (Singular, Table, columns, field types and lengths), in
+// declaration order, for documentation generators.
+func (rg *Registry) Resources() []Resource {
+	out := make([]Resource, len(rg.specs))
+	for i, s := range rg.specs {
+		out[i] = s.res.clone()
+	}
+	return out
+}
+
+// Routes returns copies of the extra routes.
+func (rg *Registry) Routes() []Route { return slices.Clone(rg.routes) }
+
+// Prefix returns the path prefix of every route ("/v1").
+func (rg *Registry) Prefix() string { return rg.prefix }
+
+// Version returns the API version /schema reports.
+func (rg *Registry) Version() string { return rg.version }
+
+// Limits returns the limits with defaults applied.
+func (rg *Registry) Limits() Limits { return rg.limits }
+
+// Protected returns the protected field names.
+func (rg *Registry) Protected() []string { return slices.Clone(rg.protected) }
+
+// Migrate creates the library's own table, gatehouse_sequences, if it does
+// not exist (under an advisory lock on PostgreSQL). It never touches the
+// resources' tables: see [Registry.IndexDDL].
+func (rg *Registry) Migrate(ctx context.Context) error {
+	if err := tenancy.Migrate(ctx, rg.db, rg.dialect, sequencesMigration, tenancy.SequenceDDL(rg.dialect)); err != nil {
+		return fmt.Errorf("resource: migrate: %w", err)
+	}
+	return nil
+}
+
+// IndexDDL returns, for the service's own migrations, one idempotent
+// CREATE INDEX per resource on (organization, created_at DESC, id DESC), the
+// order of list requests. The registry never alters the resources' tables.
+func (rg *Registry) IndexDDL() []string {
+	out := make([]string, 0, len(rg.specs))
+	for _, s := range rg.specs {
+		r := s.res
+		name := strings.ReplaceAll(r.Table, ".", "_") + defaultIndexSuffix
+		if len(name) > maxIdentifierLength {
+			name = name[:maxIdentifierLength]
+		}
+		table := tenancy.QuoteIdent(r.Table)
+		if sch, t, ok := strings.Cut(r.Table, "."); ok {
+			table = tenancy.QuoteIdent(sch) + "." + tenancy.QuoteIdent(t)
+		}
+		out = append(out, fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s, %s DESC, %s DESC)",
+			tenancy.QuoteIdent(name), table, tenancy.QuoteIdent(r.OrgColumn),
+			tenancy.QuoteIdent(fieldCreatedAt), tenancy.QuoteIdent(r.IDColumn)))
+	}
+	return out
+}
