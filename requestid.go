@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"gatehouse.dev/internal/uuid"
 )
@@ -22,12 +23,14 @@ type requestState struct {
 }
 
 // RequestID is the first middleware of every chain: it gives the request a
-// fresh random UUID (an incoming X-Request-Id is never adopted, so clients
-// cannot forge audit entries), puts it in the context for
-// [RequestIDFromContext] and sets the X-Request-Id response header.
+// fresh time-ordered UUID (version 7, so ids of one pod sort by time and
+// order audit entries of the same millisecond), puts it in the context for
+// [RequestIDFromContext] and sets the X-Request-Id response header. An
+// incoming X-Request-Id is never adopted, so clients cannot forge audit
+// entries.
 func RequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &requestState{id: uuid.New()}
+		st := &requestState{id: uuid.NewV7(time.Now())}
 		w.Header().Set(RequestIDHeader, st.id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestKey{}, st)))
 	})

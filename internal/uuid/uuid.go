@@ -6,6 +6,7 @@ package uuid
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"time"
 )
 
 // New returns a random (version 4) UUID in canonical lower-case form.
@@ -14,6 +15,28 @@ func New() string {
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+).
 	b[6] = (b[6] & 0x0f) | 0x40
 	b[8] = (b[8] & 0x3f) | 0x80
+	return format(b)
+}
+
+// NewV7 returns a time-ordered (version 7) UUID for t: 48 bits of Unix
+// milliseconds, then 12 bits of sub-millisecond precision (RFC 9562 §6.2,
+// method 3; about 244 ns per step), then 62 random bits. Ids made on one
+// machine sort in time order, so (time, id) orders records of the same
+// millisecond too.
+func NewV7(t time.Time) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	ns := t.UnixNano()
+	ms := ns / 1e6
+	frac := uint64(ns%1e6) * 4096 / 1e6 // 0..4095
+	b[0], b[1], b[2], b[3], b[4], b[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	b[6] = 0x70 | byte(frac>>8)
+	b[7] = byte(frac)
+	b[8] = (b[8] & 0x3f) | 0x80
+	return format(b)
+}
+
+func format(b [16]byte) string {
 	var out [36]byte
 	hex.Encode(out[0:8], b[0:4])
 	out[8] = '-'
