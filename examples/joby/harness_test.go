@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gatehouse.dev/internal/dbtest"
+)
+
+const testAdminToken = "test-admin-token-0123456789abcdefghijklmnopqrstuvwxyz"
+
+// api is the example's own handler with helpers to call it.
+type api struct {
+	t    testing.TB
+	app  *app
+	h    http.Handler
+	logs *syncBuffer
+	path string // SQLite file, if any
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newAPI(t testing.TB, dbURL string) *api {
+	t.Helper()
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a, err := newApp(context.Background(), config{DB: dbURL, AdminToken: testAdminToken, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = a.run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = a.close()
+	})
+	return &api{t: t, app: a, h: a.handler(true), logs: logs}
+}
+
+func sqliteAPI(t testing.TB) *api {
+	path := filepath.Join(t.TempDir(), "joby.db")
+	a := newAPI(t, path)
+	a.path = path
+	return a
+}
+
+// eachDB runs fn against the example on SQLite and on PostgreSQL.
+func eachDB(t *testing.T, fn func(t *testing.T, a *api)) {
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		fn(t, sqliteAPI(t))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		fn(t, newAPI(t, dbtest.PostgresSchemaURL(t)))
+	})
+}
+
+type resp struct {
+	Code   int
+	Header http.Header
+	Body   map[string]any
+	Raw    string
+}
+
+func (r resp) data() map[string]any {
+	d, _ := r.Body["data"].(map[string]any)
+	return d
+}
+
+func (r resp) list() []map[string]any {
+	raw, _ := r.Body["data"].([]any)
+	out := make([]map[string]any, 0, len(raw))
+	for _, v := range raw {
+		m, _ := v.(map[string]any)
+		out = append(out, m)
+	}
+	return out
+}
+
+func (r resp) str(k string) string {
+	s, _ := r.data()[k].(string)
+	return s
+}
+
+// do sends a request; headers are name/value pairs.
+func (a *api) do(method, path, body string, headers ...string) resp {
+	a.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	req.RemoteAddr = "192.0.2.10:5555"
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	a.h.ServeHTTP(rec, req)
+	out := resp{Code: rec.Code, Header: rec.Header(), Raw: rec.Body.String()}
+	if err := json.Unmarshal(rec.Body.Bytes(), &out.Body); err != nil {
+		a.t.Fatalf("%s %s: answer is not JSON: %d %q", method, path, rec.Code, rec.Body.String())
+	}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		a.t.Fatalf("%s %s: Content-Type %q", method, path, ct)
+	}
+	if strings.HasPrefix(path, "/v1") || strings.HasPrefix(path, "/admin") {
+		id, _ := out.Body["request_id"].(string)
+		if id == "" || rec.Header().Get("X-Request-Id") != id {
+			a.t.Fatalf("%s %s: request_id %q, X-Request-Id %q", method, path, id, rec.Header().Get("X-Request-Id"))
+		}
+	}
+	return out
+}
+
+func (a *api) admin(method, path, body string) resp {
+	a.t.Helper()
+	return a.do(method, "/admin"+path, body, "Authorization", "Bearer "+testAdminToken)
+}
+
+// key calls the API with the key in the Authorization header.
+func (a *api) key(key, method, path, body string) resp {
+	a.t.Helper()
+	return a.do(method, path, body, "Authorization", "Bearer "+key)
+}
+
+func (a *api) newOrg(enabled bool) string {
+	a.t.Helper()
+	r := a.admin("POST", "/orgs", `{"name":"Org"}`)
+	if r.Code != 201 {
+		a.t.Fatalf("create org: %d %s", r.Code, r.Raw)
+	}
+	id := r.str("id")
+	if enabled {
+		if r := a.admin("PATCH", "/orgs/"+id, `{"api_enabled":true}`); r.Code != 200 {
+			a.t.Fatalf("enable org: %d %s", r.Code, r.Raw)
+		}
+	}
+	return id
+}
+
+var allScopes = `["leads:read","leads:create","leads:update","clients:read","clients:create","clients:update",` +
+	`"appointments:read","appointments:create","appointments:update","tasks:read","tasks:create","tasks:update"]`
+
+// newKey creates a key in org; body defaults to every scope.
+func (a *api) newKey(org, body string) (raw, id string) {
+	a.t.Helper()
+	if body == "" {
+		body = `{"name":"test","scopes":` + allScopes + `}`
+	}
+	r := a.admin("POST", "/orgs/"+org+"/api-keys", body)
+	if r.Code != 201 {
+		a.t.Fatalf("create key: %d %s", r.Code, r.Raw)
+	}
+	return r.str("key"), r.str("id")
+}
+
+// tenant is an enabled organization with a full-scope key.
+func (a *api) tenant() (org, key, keyID string) {
+	org = a.newOrg(true)
+	key, keyID = a.newKey(org, "")
+	return org, key, keyID
+}
+
+func (a *api) create(key, res, body string) map[string]any {
+	a.t.Helper()
+	r := a.key(key, "POST", "/v1/"+res, body)
+	if r.Code != 201 {
+		a.t.Fatalf("create %s: %d %s", res, r.Code, r.Raw)
+	}
+	return r.data()
+}
+
+// auditOf polls the key's audit log until cond holds (the log may lag).
+func (a *api) auditOf(org, keyID string, cond func([]map[string]any) bool) []map[string]any {
+	a.t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		r := a.admin("GET", "/orgs/"+org+"/api-keys/"+keyID+"/audit", "")
+		if r.Code != 200 {
+			a.t.Fatalf("audit: %d %s", r.Code, r.Raw)
+		}
+		l := r.list()
+		if cond(l) || time.Now().After(deadline) {
+			return l
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func errText(r resp) string { s, _ := r.Body["error"].(string); return s }
+
+func fieldsOf(r resp) string { return fmt.Sprint(r.Body["fields"]) }

@@ -1,0 +1,199 @@
+// Command joby is the reference Developer API built only from gatehouse:
+// four resources (leads, clients, appointments, tasks) under /v1 behind API
+// keys, scopes, per-key rate limits, a per-key audit log and organization
+// isolation, plus the admin API under /admin.
+//
+//	go run ./examples/joby -demo
+//
+// starts it on 127.0.0.1:8080 with a SQLite file, a demo organization and a
+// printed key. Flags (and environment variables):
+//
+//	-addr        (ADDR)          listen address, default 127.0.0.1:8080
+//	-admin-addr  (ADMIN_ADDR)    serve /admin on this separate listener
+//	-db          (DATABASE_URL)  SQLite file path or postgres:// URL, default joby.db
+//	-redis       (REDIS_URL)     reserved for the Redis backends (empty: in-process)
+//	-demo                        create a demo organization and key, generate ADMIN_TOKEN
+//	             (ADMIN_TOKEN)   bearer token of /admin, at least 32 characters
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"gatehouse.dev/auth"
+	"gatehouse.dev/scope"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "joby:", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("joby", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", envOr(getenv, "ADDR", "127.0.0.1:8080"), "listen address")
+	adminAddr := fs.String("admin-addr", getenv("ADMIN_ADDR"), "separate listen address for /admin (default: same as -addr)")
+	dbURL := fs.String("db", envOr(getenv, "DATABASE_URL", "joby.db"), "SQLite file path or postgres:// URL")
+	redisURL := fs.String("redis", getenv("REDIS_URL"), "Redis URL (empty: in-process limiter and audit log)")
+	demo := fs.Bool("demo", false, "create a demo organization and API key and print them")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+
+	adminToken := getenv("ADMIN_TOKEN")
+	if *demo && adminToken == "" {
+		adminToken = randomToken()
+	}
+	if adminToken != "" && len(adminToken) < 32 {
+		return errors.New("ADMIN_TOKEN must have at least 32 characters")
+	}
+	if adminToken == "" {
+		logger.Warn("ADMIN_TOKEN is not set: /admin is disabled")
+	}
+	if *redisURL != "" {
+		logger.Warn("REDIS_URL is set but this build uses the in-process limiter and audit log")
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	a, err := newApp(ctx, config{DB: *dbURL, AdminToken: adminToken, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer a.close()
+
+	var demoKey auth.RawKey
+	if *demo {
+		if demoKey, err = a.seedDemo(ctx); err != nil {
+			return err
+		}
+	}
+
+	servers := []*http.Server{newServer(*addr, a.handler(*adminAddr == ""))}
+	if *adminAddr != "" && a.admin != nil {
+		servers = append(servers, newServer(*adminAddr, a.handler(true)))
+	}
+	bgCtx, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	errc := make(chan error, len(servers)+1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.run(bgCtx); err != nil && !errors.Is(err, context.Canceled) {
+			logger.Error("joby: background work", "err", err)
+		}
+	}()
+	var listeners []net.Listener
+	for _, s := range servers {
+		ln, err := net.Listen("tcp", s.Addr)
+		if err != nil {
+			for _, l := range listeners {
+				_ = l.Close()
+			}
+			stopBG()
+			wg.Wait()
+			return err
+		}
+		listeners = append(listeners, ln)
+	}
+	for i, s := range servers {
+		logger.Info("joby: listening", "addr", listeners[i].Addr().String())
+		go func() {
+			if err := s.Serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	if *demo {
+		api := listeners[0].Addr().String()
+		adminAt := api
+		if len(listeners) > 1 {
+			adminAt = listeners[1].Addr().String()
+		}
+		fmt.Fprintf(stdout, "Joby API on http://%s/v1 (database %s)\n\n", api, *dbURL)
+		fmt.Fprintf(stdout, "Demo API key (shown once; only its hash is stored):\n  %s\n\n", demoKey.Reveal())
+		fmt.Fprintf(stdout, "Try:\n  curl -s \"http://%s/v1/leads?limit=10\" -H \"Authorization: Bearer %s\" -H \"Accept: application/json\"\n\n", api, demoKey.Reveal())
+		fmt.Fprintf(stdout, "Admin API on http://%s/admin with:\n  Authorization: Bearer %s\n", adminAt, adminToken)
+	}
+	select {
+	case <-ctx.Done():
+		logger.Info("joby: shutting down")
+	case err = <-errc:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		_ = s.Shutdown(shutdownCtx)
+	}
+	stopBG() // after the servers drained: flush background work
+	wg.Wait()
+	return err
+}
+
+func newServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return "joby_admin_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// demoOrgID is the fixed id of the demo organization, so repeated -demo runs
+// on one database reuse it.
+const demoOrgID = "00000000-0000-4000-8000-00000000d3e0"
+
+// seedDemo makes sure the demo organization exists with its API enabled and
+// issues a new full-scope key for it.
+func (a *app) seedDemo(ctx context.Context) (auth.RawKey, error) {
+	now := time.Now().UTC()
+	if _, err := a.store.GetOrg(ctx, demoOrgID); errors.Is(err, auth.ErrNotFound) {
+		if _, err := a.store.CreateOrg(ctx, auth.Org{ID: demoOrgID, Name: "Demo Organization", CreatedAt: now, UpdatedAt: now}); err != nil {
+			return "", err
+		}
+	} else if err != nil {
+		return "", err
+	}
+	if _, err := a.store.SetAPIEnabled(ctx, demoOrgID, true, now); err != nil {
+		return "", err
+	}
+	if a.adminH == nil {
+		return "", errors.New("demo needs the admin API")
+	}
+	raw, _, err := a.adminH.IssueKey(ctx, demoOrgID, "Demo key", scope.NewSet(a.reg.Scopes()...), 60, nil)
+	return raw, err
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemoServer runs the command as `-demo` on a free port, uses the key it
+// prints over real HTTP, and stops it with a cancelled context (as SIGTERM).
+func TestDemoServer(t *testing.T) {
+	t.Parallel()
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	db := filepath.Join(t.TempDir(), "demo.db")
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-demo", "-addr", "127.0.0.1:0", "-db", db}, func(string) string { return "" }, pw, io.Discard)
+		_ = pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	var base, key string
+	keyRe := regexp.MustCompile(`^\s+(joby_live_\S+)$`)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "Joby API on http://") {
+			base = strings.Fields(strings.TrimPrefix(line, "Joby API on "))[0]
+		}
+		if m := keyRe.FindStringSubmatch(line); m != nil && key == "" {
+			key = m[1]
+		}
+		if strings.HasPrefix(line, "Admin API") {
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if base == "" || key == "" {
+		t.Fatalf("demo output lacks address or key (base %q)", base)
+	}
+	req, _ := http.NewRequest("GET", base+"/leads?limit=10", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&body)
+	res.Body.Close()
+	if res.StatusCode != 200 || body["request_id"] == nil {
+		t.Fatalf("GET leads: %d %v", res.StatusCode, body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not stop")
+	}
+}
