@@ -504,15 +504,12 @@ func (h *Handler) IssueKey(ctx context.Context, orgID, name string, scopes scope
 }
 
 func (h *Handler) issue(ctx context.Context, orgID, name string, scopes scope.Set, limit int, expires *time.Time, now time.Time) (auth.RawKey, auth.Key, error) {
-	raw, parsed, err := auth.Generate(h.opts.KeyPrefix, h.opts.Env)
+	raw, k, err := auth.NewKey(h.opts.KeyPrefix, h.opts.Env, auth.Key{
+		OrganizationID: orgID, Name: name, Scopes: scopes, RateLimitPerMinute: limit,
+		ExpiresAt: expires, CreatedAt: now, UpdatedAt: now,
+	})
 	if err != nil {
 		return "", auth.Key{}, fmt.Errorf("admin: generate key: %w", err)
-	}
-	k := auth.Key{
-		ID: uuid.New(), OrganizationID: orgID, Name: name, Env: parsed.Env,
-		PublicID: parsed.PublicID, Hash: auth.Hash(raw.Reveal()), DisplayPrefix: parsed.DisplayPrefix(),
-		Scopes: scopes, RateLimitPerMinute: limit, ExpiresAt: expires,
-		CreatedAt: now, UpdatedAt: now,
 	}
 	if err := h.opts.Keys.CreateKey(ctx, k); err != nil {
 		return "", auth.Key{}, fmt.Errorf("admin: create key: %w", err)
