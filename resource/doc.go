@@ -32,6 +32,12 @@
 // It records the matched route pattern with gatehouse.SetRoute so the audit
 // middleware outside it can log "/v1/leads/{id}". It never imports auth.
 //
+// Tables need the columns id (a UUID; text on SQLite, uuid or text on
+// PostgreSQL), the organization column, created_at and updated_at. On SQLite
+// timestamps are text in tenancy.TimeLayout (fixed width, UTC), so that text
+// order is time order; rows the service writes itself must use it too, and
+// take sequence numbers from tenancy.NextSequence.
+//
 // The registry never alters the service's tables. [Registry.Migrate] creates
 // only the library's gatehouse_sequences table; [Registry.IndexDDL] returns
 // the index each resource's list order needs, for the service's migrations.

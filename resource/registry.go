@@ -33,11 +33,14 @@ const (
 	methodsCollection, methodsRecord = "GET, HEAD, POST", "GET, HEAD, PATCH"
 )
 
-// DefaultProtected is the default of Options.Protected: fields the backend
-// owns, refused in every create and update body.
-var DefaultProtected = []string{
-	"id", "organization_id", "created_at", "updated_at", "lead_number",
-	"auth_secret", "access_token", "migration_metadata", "source_call_sid", "source_message_sid",
+// DefaultProtected returns the default of Options.Protected, the reference
+// API's list of fields the backend owns, refused in every create and update
+// body.
+func DefaultProtected() []string {
+	return []string{
+		"id", "organization_id", "created_at", "updated_at", "lead_number",
+		"auth_secret", "access_token", "migration_metadata", "source_call_sid", "source_message_sid",
+	}
 }
 
 // Limits are the list limits the registry enforces and the figures /schema
@@ -138,7 +141,7 @@ type Options struct {
 	// Limits of list requests and the figures /schema reports.
 	Limits Limits
 	// Protected fields are refused in create and update bodies; a declared
-	// field of that name is read-only. Default [DefaultProtected]; id,
+	// field of that name is read-only. Nil means [DefaultProtected]; id,
 	// organization_id, created_at and updated_at are always protected.
 	Protected []string
 	// MaxBodyBytes bounds request bodies: default 1 MiB.
@@ -228,7 +231,7 @@ func New(opts Options) (*Registry, error) {
 	}
 	protected := opts.Protected
 	if protected == nil {
-		protected = DefaultProtected
+		protected = DefaultProtected()
 	}
 	rg.protected = slices.Clone(protected)
 	for _, name := range []string{fieldID, fieldOrg, fieldCreatedAt, fieldUpdatedAt} {
