@@ -2,6 +2,8 @@ package audit_test
 
 import (
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +78,16 @@ func BenchmarkMemoryRecord(b *testing.B) {
 		e.Time = e.Time.Add(time.Millisecond)
 		e.KeyID = benchKeys[i%len(benchKeys)]
 		m.Record(e)
+	}
+}
+
+func TestChainMemory(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	res := audittest.RunChain(t, audit.NewMemory(audit.MemoryOptions{}), slog.New(slog.NewTextHandler(&logs, nil)))
+	for _, s := range res.Secrets {
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("logs hold the secret %q", s)
+		}
 	}
 }

@@ -26,9 +26,6 @@ const (
 // logged again.
 const errorLogInterval = time.Minute
 
-// ErrClosed is returned by [Recorder.Run] after [Recorder.Close].
-var ErrClosed = errors.New("audit: recorder closed")
-
 // RecorderOptions configures [NewRecorder].
 type RecorderOptions struct {
 	// Writer stores the batches: a SQL or Redis backend, or a [*Memory].
@@ -204,9 +201,9 @@ func (r *Recorder) Stats() Stats {
 
 // Run writes pending entries until ctx ends or Close is called, then
 // flushes what is pending within CloseTimeout and returns. It returns nil
-// when everything was flushed, ErrClosed if Close was called before Run
-// started, and an error naming how many entries were left otherwise. Only
-// one Run may be active at a time.
+// when everything was flushed or Close was called before Run
+// started (Close flushed then), and an error naming how many entries were
+// left otherwise. Only one Run may be active at a time.
 func (r *Recorder) Run(ctx context.Context) error {
 	if !r.runMu.TryLock() {
 		return errors.New("audit: Recorder.Run is already running")
@@ -214,7 +211,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 	defer r.runMu.Unlock()
 	select {
 	case <-r.stop:
-		return ErrClosed
+		return nil
 	default:
 	}
 	done := make(chan struct{})
