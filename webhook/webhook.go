@@ -1,0 +1,367 @@
+package webhook
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"gatehouse.dev"
+	"gatehouse.dev/resource"
+	"gatehouse.dev/scope"
+	"gatehouse.dev/tenancy"
+)
+
+// Defaults of [Options].
+const (
+	DefaultAPIPrefix         = "/v1"
+	DefaultManageScope       = scope.Scope("webhooks:manage")
+	DefaultSecretGracePeriod = 24 * time.Hour
+	MaxSecretGracePeriod     = 7 * 24 * time.Hour
+	DefaultMaxEndpoints      = 100
+	// Wildcard subscribes an endpoint to every event type (for an
+	// endpoint made with an API key: every type the key may read).
+	Wildcard = "*"
+	// maxEvents bounds the event types of one endpoint.
+	maxEvents = 100
+	// maxDescription bounds descriptions, in characters.
+	maxDescription = 255
+)
+
+// EventType is a kind of event endpoints may subscribe to.
+type EventType struct {
+	// Name, e.g. "lead.created".
+	Name string
+	// Scope a key must hold to subscribe to the type and to receive its
+	// events, e.g. "leads:read".
+	Scope scope.Scope
+}
+
+// Options configures [New]. The zero value of every optional field means the
+// default named in its comment.
+type Options struct {
+	// DB holds the webhook tables (see [Service.Migrate]) and, for the
+	// outbox to be transactional, the service's own tables. Required.
+	DB *sql.DB
+	// Dialect of DB; zero means detected from its driver.
+	Dialect tenancy.Dialect
+	// Keyring encrypts signing secrets at rest (AES-256-GCM, bound to the
+	// endpoint id). All pods must share it. Required.
+	Keyring *gatehouse.Keyring
+	// Resources adds the event types "<singular>.created" and
+	// "<singular>.updated", readable with "<name>:read", for each resource
+	// (Singular defaults as in package resource: the name without a final
+	// "s"). Pass the declarations given to resource.New.
+	Resources []resource.Resource
+	// Types are more event types, e.g. for events the service emits with
+	// [Service.Emit].
+	Types []EventType
+	// Caller identifies the API key of a public API request: its id and
+	// organization. Required for [Service.Routes]. The key's granted
+	// scopes are read with scope.FromContext.
+	Caller func(r *http.Request) (keyID, orgID string, ok bool)
+	// KeyCheck reports, at delivery time, the current scopes of the API
+	// key that owns an endpoint and whether the key is still active (not
+	// revoked, not expired). An inactive key disables its endpoints; a
+	// missing read scope skips the event. Required with Caller; without
+	// it, endpoints owned by keys receive nothing (fail closed).
+	KeyCheck func(ctx context.Context, orgID, keyID string) (granted scope.Set, active bool, err error)
+	// APIPrefix of the public routes: default "/v1".
+	APIPrefix string
+	// ManageScope is required by the public routes: default
+	// "webhooks:manage".
+	ManageScope scope.Scope
+	// AllowHTTP accepts http:// target URLs (development only); by
+	// default only https is accepted.
+	AllowHTTP bool
+	// AllowAnyPort accepts any port; by default only 443 and 80.
+	AllowAnyPort bool
+	// AllowLoopback lets targets resolve to loopback addresses (tests and
+	// development only). Private, link-local and the other special ranges
+	// are always refused.
+	AllowLoopback bool
+	// Resolver resolves target hosts, at subscription and at delivery:
+	// default net.DefaultResolver.
+	Resolver Resolver
+	// Dial opens connections to the addresses that passed the policy:
+	// default a net.Dialer whose Control re-checks the address dialed.
+	Dial DialFunc
+	// SecretGracePeriod is how long a rotated-out secret keeps signing
+	// (both signatures are sent): default 24 h, at most 7 days.
+	SecretGracePeriod time.Duration
+	// MaxEndpoints per organization: default 100.
+	MaxEndpoints int
+	// MaxBodyBytes bounds request bodies: default 1 MiB.
+	MaxBodyBytes int64
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Now defaults to time.Now. Event times, due times and leases come
+	// from it, never from the database's clock.
+	Now func() time.Time
+}
+
+// Service stores endpoints and events: [Service.Emit] and
+// [Service.OnWrite] write events into the outbox, [Service.Routes] and
+// [Service.AdminHandler] serve the subscription APIs, and a [Dispatcher]
+// delivers. Create it with [New]; it is safe for concurrent use.
+type Service struct {
+	db       *sql.DB
+	dialect  tenancy.Dialect
+	keyring  *gatehouse.Keyring
+	types    []EventType
+	byName   map[string]EventType
+	caller   func(r *http.Request) (keyID, orgID string, ok bool)
+	keyCheck func(ctx context.Context, orgID, keyID string) (scope.Set, bool, error)
+	prefix   string
+	manage   scope.Scope
+	policy   *addrPolicy
+	dialer   *guardedDialer
+	urls     urlRules
+	grace    time.Duration
+	maxEP    int
+	maxBody  int64
+	logger   *slog.Logger
+	now      func() time.Time
+}
+
+// New validates opts and returns the service. It starts nothing.
+func New(opts Options) (*Service, error) {
+	if opts.DB == nil {
+		return nil, errors.New("webhook: Options.DB is required")
+	}
+	if opts.Keyring == nil {
+		return nil, errors.New("webhook: Options.Keyring is required")
+	}
+	if opts.Caller != nil && opts.KeyCheck == nil {
+		return nil, errors.New("webhook: Options.KeyCheck is required with Options.Caller: deliveries re-check the owning key")
+	}
+	s := &Service{
+		db:       opts.DB,
+		dialect:  opts.Dialect,
+		keyring:  opts.Keyring,
+		byName:   map[string]EventType{},
+		caller:   opts.Caller,
+		keyCheck: opts.KeyCheck,
+		prefix:   opts.APIPrefix,
+		manage:   opts.ManageScope,
+		grace:    opts.SecretGracePeriod,
+		maxEP:    opts.MaxEndpoints,
+		maxBody:  opts.MaxBodyBytes,
+		logger:   opts.Logger,
+		now:      opts.Now,
+	}
+	if s.dialect == 0 {
+		d, err := tenancy.DialectOf(opts.DB)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: Options.Dialect: %w", err)
+		}
+		s.dialect = d
+	}
+	if s.dialect != tenancy.SQLite && s.dialect != tenancy.Postgres {
+		return nil, fmt.Errorf("webhook: unknown dialect %d", int(s.dialect))
+	}
+	if s.prefix == "" {
+		s.prefix = DefaultAPIPrefix
+	}
+	if !strings.HasPrefix(s.prefix, "/") || strings.HasSuffix(s.prefix, "/") || strings.ContainsAny(s.prefix, "{} ") {
+		return nil, fmt.Errorf("webhook: Options.APIPrefix %q must start and not end with /", s.prefix)
+	}
+	if s.manage == "" {
+		s.manage = DefaultManageScope
+	}
+	if _, err := scope.Parse(string(s.manage)); err != nil {
+		return nil, fmt.Errorf("webhook: Options.ManageScope: %w", err)
+	}
+	switch {
+	case s.grace == 0:
+		s.grace = DefaultSecretGracePeriod
+	case s.grace < 0 || s.grace > MaxSecretGracePeriod:
+		return nil, fmt.Errorf("webhook: Options.SecretGracePeriod must be between 0 and %s", MaxSecretGracePeriod)
+	}
+	if s.maxEP == 0 {
+		s.maxEP = DefaultMaxEndpoints
+	}
+	if s.maxEP < 0 {
+		return nil, errors.New("webhook: Options.MaxEndpoints must not be negative")
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = gatehouse.DefaultMaxBodyBytes
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	types := slices.Clone(opts.Types)
+	for _, r := range opts.Resources {
+		if r.Name == "" {
+			return nil, errors.New("webhook: Options.Resources: a resource has no Name")
+		}
+		singular := r.Singular
+		if singular == "" {
+			singular = r.Name
+			if len(r.Name) > 1 && strings.HasSuffix(r.Name, "s") {
+				singular = strings.TrimSuffix(r.Name, "s")
+			}
+		}
+		read := scope.Of(r.Name, scope.Read)
+		types = append(types,
+			EventType{Name: singular + "." + resource.OpCreated, Scope: read},
+			EventType{Name: singular + "." + resource.OpUpdated, Scope: read})
+	}
+	for _, t := range types {
+		if !validTypeName(t.Name) {
+			return nil, fmt.Errorf("webhook: invalid event type %q: want lower-case words separated by dots, e.g. lead.created", t.Name)
+		}
+		if _, err := scope.Parse(string(t.Scope)); err != nil {
+			return nil, fmt.Errorf("webhook: event type %s: %w", t.Name, err)
+		}
+		if _, dup := s.byName[t.Name]; dup {
+			return nil, fmt.Errorf("webhook: duplicate event type %q", t.Name)
+		}
+		s.byName[t.Name] = t
+		s.types = append(s.types, t)
+	}
+	slices.SortFunc(s.types, func(a, b EventType) int { return strings.Compare(a.Name, b.Name) })
+	s.policy = newAddrPolicy(opts.AllowLoopback)
+	s.dialer = newGuardedDialer(s.policy, opts.Resolver, opts.Dial)
+	s.urls = urlRules{allowHTTP: opts.AllowHTTP, allowAnyPort: opts.AllowAnyPort, dialer: s.dialer}
+	return s, nil
+}
+
+// validTypeName reports whether n is like "lead.created": at least two
+// dot-separated parts of lower-case letters, digits, '_' and '-', each
+// starting with a letter, at most 128 characters.
+func validTypeName(n string) bool {
+	if len(n) > 128 || !strings.Contains(n, ".") {
+		return false
+	}
+	for part := range strings.SplitSeq(n, ".") {
+		if part == "" || part[0] < 'a' || part[0] > 'z' {
+			return false
+		}
+		for i := 0; i < len(part); i++ {
+			c := part[i]
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Types returns the event types endpoints may subscribe to, sorted by name.
+func (s *Service) Types() []EventType { return slices.Clone(s.types) }
+
+// ManageScope returns the scope the public routes require.
+func (s *Service) ManageScope() scope.Scope { return s.manage }
+
+// Migrate creates the webhook tables and indexes if they do not exist
+// (under an advisory lock on PostgreSQL): gatehouse_webhook_endpoints,
+// gatehouse_webhook_events, gatehouse_webhook_deliveries and
+// gatehouse_webhook_attempts.
+func (s *Service) Migrate(ctx context.Context) error {
+	if err := tenancy.Migrate(ctx, s.db, s.dialect, "webhooks", ddl(s.dialect)); err != nil {
+		return fmt.Errorf("webhook: migrate: %w", err)
+	}
+	return nil
+}
+
+// ddl returns the statements of Migrate for the dialect.
+func ddl(d tenancy.Dialect) []string {
+	ts, boolean, serial := "TEXT", "BOOLEAN", "INTEGER PRIMARY KEY AUTOINCREMENT"
+	if d == tenancy.Postgres {
+		ts, serial = "TIMESTAMPTZ", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+	}
+	r := strings.NewReplacer("$TS", ts, "$BOOL", boolean, "$SERIAL", serial)
+	stmts := []string{
+		`CREATE TABLE IF NOT EXISTS gatehouse_webhook_endpoints (
+	id TEXT PRIMARY KEY,
+	organization_id TEXT NOT NULL,
+	key_id TEXT,
+	url TEXT NOT NULL,
+	description TEXT NOT NULL,
+	events TEXT NOT NULL,
+	enabled $BOOL NOT NULL,
+	disabled_reason TEXT NOT NULL,
+	secret TEXT NOT NULL,
+	old_secret TEXT,
+	old_secret_until $TS,
+	last_success_at $TS,
+	created_at $TS NOT NULL,
+	updated_at $TS NOT NULL
+)`,
+		`CREATE INDEX IF NOT EXISTS gatehouse_webhook_endpoints_org_idx ON gatehouse_webhook_endpoints (organization_id, key_id)`,
+		`CREATE TABLE IF NOT EXISTS gatehouse_webhook_events (
+	id TEXT PRIMARY KEY,
+	organization_id TEXT NOT NULL,
+	type TEXT NOT NULL,
+	scope TEXT NOT NULL,
+	payload TEXT NOT NULL,
+	created_at $TS NOT NULL
+)`,
+		`CREATE INDEX IF NOT EXISTS gatehouse_webhook_events_created_idx ON gatehouse_webhook_events (created_at)`,
+		`CREATE TABLE IF NOT EXISTS gatehouse_webhook_deliveries (
+	id TEXT PRIMARY KEY,
+	organization_id TEXT NOT NULL,
+	endpoint_id TEXT NOT NULL,
+	event_id TEXT NOT NULL,
+	state TEXT NOT NULL,
+	attempts INTEGER NOT NULL,
+	next_attempt_at $TS NOT NULL,
+	locked_until $TS,
+	lock_token TEXT,
+	created_at $TS NOT NULL,
+	updated_at $TS NOT NULL
+)`,
+		`CREATE INDEX IF NOT EXISTS gatehouse_webhook_deliveries_due_idx ON gatehouse_webhook_deliveries (next_attempt_at) WHERE state = 'pending'`,
+		`CREATE INDEX IF NOT EXISTS gatehouse_webhook_deliveries_endpoint_idx ON gatehouse_webhook_deliveries (endpoint_id, state)`,
+		`CREATE INDEX IF NOT EXISTS gatehouse_webhook_deliveries_event_idx ON gatehouse_webhook_deliveries (event_id)`,
+		`CREATE TABLE IF NOT EXISTS gatehouse_webhook_attempts (
+	seq $SERIAL,
+	organization_id TEXT NOT NULL,
+	endpoint_id TEXT NOT NULL,
+	delivery_id TEXT NOT NULL,
+	event_id TEXT NOT NULL,
+	event_type TEXT NOT NULL,
+	attempt INTEGER NOT NULL,
+	outcome TEXT NOT NULL,
+	status_code INTEGER NOT NULL,
+	duration_ms BIGINT NOT NULL,
+	error TEXT NOT NULL,
+	next_attempt_at $TS,
+	created_at $TS NOT NULL
+)`,
+		`CREATE INDEX IF NOT EXISTS gatehouse_webhook_attempts_endpoint_idx ON gatehouse_webhook_attempts (endpoint_id, seq)`,
+		`CREATE INDEX IF NOT EXISTS gatehouse_webhook_attempts_created_idx ON gatehouse_webhook_attempts (created_at)`,
+	}
+	for i, st := range stmts {
+		stmts[i] = r.Replace(st)
+	}
+	return stmts
+}
+
+// tx runs fn in a transaction.
+func (s *Service) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// q rebinds a query for the dialect.
+func (s *Service) q(query string) string { return s.dialect.Rebind(query) }
+
+// t returns a time as a query argument.
+func (s *Service) t(t time.Time) any { return s.dialect.TimeValue(t) }
