@@ -21,7 +21,7 @@ import (
 )
 
 // cleanup deletes the test's keys (nothing is ever flushed).
-func cleanup(t *testing.T, c redis.UniversalClient, prefix string) {
+func cleanup(t testing.TB, c redis.UniversalClient, prefix string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -41,7 +41,7 @@ func cleanup(t *testing.T, c redis.UniversalClient, prefix string) {
 	})
 }
 
-func newStore(t *testing.T, c redis.UniversalClient, opts redisaudit.Options) *redisaudit.Store {
+func newStore(t testing.TB, c redis.UniversalClient, opts redisaudit.Options) *redisaudit.Store {
 	t.Helper()
 	opts.Client = c
 	if opts.Prefix == "" {

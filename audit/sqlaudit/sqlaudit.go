@@ -184,13 +184,53 @@ func (s *Store) Write(ctx context.Context, entries []audit.Entry) error {
 			return err
 		}
 	}
-	for _, k := range keys {
-		if _, err := tx.ExecContext(ctx, s.pruneQ, k.org, k.key, k.org, k.key, s.cap-1); err != nil {
-			return fmt.Errorf("sqlaudit: write: prune: %w", err)
-		}
+	if err := s.prune(ctx, tx, keys); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlaudit: write: commit: %w", err)
+	}
+	return nil
+}
+
+// maxKeysPerPrune bounds the keys of one PostgreSQL prune statement.
+const maxKeysPerPrune = 1000
+
+// prune deletes the rows of keys beyond the newest Cap. SQLite runs one
+// indexed DELETE per key (in process, no round trips); PostgreSQL one
+// statement for all keys: a materialized CTE finds each key's Cap-th newest
+// row by walking its primary key index backwards, then the older rows of
+// each key are deleted through the same index.
+func (s *Store) prune(ctx context.Context, tx *sql.Tx, keys []keyID) error {
+	if s.dialect != tenancy.Postgres {
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, s.pruneQ, k.org, k.key, k.org, k.key, s.cap-1); err != nil {
+				return fmt.Errorf("sqlaudit: write: prune: %w", err)
+			}
+		}
+		return nil
+	}
+	for len(keys) > 0 {
+		chunk := keys[:min(len(keys), maxKeysPerPrune)]
+		keys = keys[len(chunk):]
+		var b strings.Builder
+		args := make([]any, 0, 2*len(chunk)+1)
+		args = append(args, s.cap-1)
+		b.WriteString("WITH cut AS MATERIALIZED (SELECT k.o, k.k, c.time_ms, c.request_id FROM (VALUES ")
+		for i, k := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "($%d::text,$%d::text)", 2*i+2, 2*i+3)
+			args = append(args, k.org, k.key)
+		}
+		b.WriteString(") AS k(o, k) CROSS JOIN LATERAL (SELECT time_ms, request_id FROM " + Table +
+			" WHERE organization_id = k.o AND key_id = k.k ORDER BY time_ms DESC, request_id DESC LIMIT 1 OFFSET $1) c)" +
+			" DELETE FROM " + Table + " a USING cut WHERE a.organization_id = cut.o AND a.key_id = cut.k" +
+			" AND (a.time_ms, a.request_id) < (cut.time_ms, cut.request_id)")
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("sqlaudit: write: prune: %w", err)
+		}
 	}
 	return nil
 }

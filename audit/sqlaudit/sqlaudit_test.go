@@ -155,7 +155,7 @@ func TestChainNoSecrets(t *testing.T) {
 	})
 }
 
-func migrated(t *testing.T, db *sql.DB, d tenancy.Dialect, capN int) *sqlaudit.Store {
+func migrated(t testing.TB, db *sql.DB, d tenancy.Dialect, capN int) *sqlaudit.Store {
 	t.Helper()
 	s, err := sqlaudit.New(sqlaudit.Options{DB: db, Dialect: d, Cap: capN})
 	if err != nil {
