@@ -45,6 +45,8 @@ const (
 	// keyCheckRetry delays a delivery whose key check failed (the key
 	// store was unreachable); it does not count as an attempt.
 	keyCheckRetry = 30 * time.Second
+	// successResolution is how stale an endpoint's last_success_at may be.
+	successResolution = time.Minute
 	// statsRefresh is how often Run recounts the backlog.
 	statsRefresh = 5 * time.Second
 )
@@ -91,8 +93,10 @@ type DispatcherOptions struct {
 	PollInterval time.Duration
 	// Lease is how long a claimed delivery is reserved for its
 	// dispatcher; a dispatcher that dies mid-delivery loses its claims
-	// when the lease ends, and another dispatcher sends them again.
-	// Default Timeout + 1 min; it must exceed Timeout.
+	// when the lease ends, and another dispatcher sends them again. A
+	// delivery whose lease would end before its POST could time out is
+	// given back unsent. Default 2·Timeout + 1 min; it must exceed
+	// 2·Timeout.
 	Lease time.Duration
 	// MaxResponseBytes of a response body are read (then discarded):
 	// default 64 KiB.
@@ -247,7 +251,6 @@ func NewDispatcher(opts DispatcherOptions) (*Dispatcher, error) {
 		{&d.retryBase, DefaultRetryBase, "RetryBase"},
 		{&d.retryMax, DefaultRetryMax, "RetryMax"},
 		{&d.poll, DefaultPollInterval, "PollInterval"},
-		{&d.lease, d.timeout + time.Minute, "Lease"},
 		{&d.retention, DefaultRetention, "Retention"},
 		{&d.cleanup, DefaultCleanupInterval, "CleanupInterval"},
 	} {
@@ -255,8 +258,11 @@ func NewDispatcher(opts DispatcherOptions) (*Dispatcher, error) {
 			return nil, err
 		}
 	}
-	if d.lease <= d.timeout {
-		return nil, fmt.Errorf("webhook: DispatcherOptions.Lease (%s) must exceed Timeout (%s)", d.lease, d.timeout)
+	if d.lease == 0 {
+		d.lease = 2*d.timeout + time.Minute
+	}
+	if d.lease <= 2*d.timeout {
+		return nil, fmt.Errorf("webhook: DispatcherOptions.Lease (%s) must exceed twice the Timeout (%s)", d.lease, d.timeout)
 	}
 	if d.retryMax < d.retryBase {
 		return nil, errors.New("webhook: DispatcherOptions.RetryMax must not be below RetryBase")
@@ -357,11 +363,14 @@ func (d *Dispatcher) Backlog(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// Run delivers until ctx ends: it claims due deliveries as POST slots free
-// up (at most Concurrency in flight), waits PollInterval when nothing is
-// due, and deletes expired rows every CleanupInterval. When ctx ends it
-// claims nothing more, lets the POSTs in flight finish (each within
-// Timeout), records them and returns nil. A dispatcher runs once at a time.
+// Run delivers until ctx ends. Concurrency workers send; a claimer keeps
+// up to Concurrency more deliveries claimed ahead of them, claiming as many
+// at once as there is room for, so a busy dispatcher claims in batches. It
+// waits PollInterval when nothing is due and deletes expired rows every
+// CleanupInterval. When ctx ends it claims nothing more, gives back the
+// deliveries it had claimed but not started, lets the POSTs in flight
+// finish (each within Timeout), records them and returns nil. A dispatcher
+// runs once at a time.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
 		return errors.New("webhook: dispatcher is already running")
@@ -369,43 +378,55 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer d.running.Store(false)
 	defer d.transport.CloseIdleConnections()
 	work := context.WithoutCancel(ctx)
-	slots := make(chan struct{}, d.concurrency)
+	// A token is a claimed delivery, queued or in flight.
+	tokens := make(chan struct{}, 2*d.concurrency)
+	queue := make(chan job, cap(tokens))
 	var wg sync.WaitGroup
+	for range d.concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range queue {
+				if ctx.Err() != nil {
+					d.unclaim(work, j)
+				} else {
+					d.process(work, j)
+				}
+				<-tokens
+			}
+		}()
+	}
 	defer wg.Wait()
+	defer close(queue)
 	var lastCleanup, lastCount time.Time
 	timer := time.NewTimer(d.poll)
 	timer.Stop()
 	defer timer.Stop()
 	for {
 		select {
-		case slots <- struct{}{}:
+		case tokens <- struct{}{}:
 		case <-ctx.Done():
 			return nil
 		}
-		free := 1
+		n := 1
 	fill:
-		for free < d.concurrency {
+		for n < min(cap(tokens), d.batch) {
 			select {
-			case slots <- struct{}{}:
-				free++
+			case tokens <- struct{}{}:
+				n++
 			default:
 				break fill
 			}
 		}
-		jobs, err := d.claim(ctx, free)
-		for range free - len(jobs) {
-			<-slots
+		jobs, err := d.claim(ctx, n)
+		for range n - len(jobs) {
+			<-tokens
 		}
 		if err != nil && ctx.Err() == nil {
 			d.logger.ErrorContext(ctx, "webhook: claim deliveries", "err", err)
 		}
 		for _, j := range jobs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-slots }()
-				d.process(work, j)
-			}()
+			queue <- j // never blocks: tokens bound the queue
 		}
 		if len(jobs) > 0 {
 			continue
@@ -461,6 +482,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context) (int, error) {
 // job is a claimed delivery with what sending it needs.
 type job struct {
 	id, token      string
+	leaseUntil     time.Time
 	attempts       int
 	created        time.Time
 	eventID        string
@@ -532,11 +554,11 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]job, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return d.load(ctx, ids, token)
+	return d.load(ctx, ids, token, now.Add(d.lease))
 }
 
 // load reads the claimed deliveries with their events and endpoints.
-func (d *Dispatcher) load(ctx context.Context, ids []string, token string) ([]job, error) {
+func (d *Dispatcher) load(ctx context.Context, ids []string, token string, leaseUntil time.Time) ([]job, error) {
 	s := d.s
 	args := make([]any, 0, len(ids)+1)
 	args = append(args, token)
@@ -569,7 +591,7 @@ func (d *Dispatcher) load(ctx context.Context, ids []string, token string) ([]jo
 			&epID, &keyID, &u, &enabled, &secret, &old, &j.oldSecretUntil); err != nil {
 			return nil, fmt.Errorf("webhook: load claimed: %w", err)
 		}
-		j.token = token
+		j.token, j.leaseUntil = token, leaseUntil
 		j.created, j.eventAt = created.Time, eventAt.Time
 		j.payload = []byte(payload)
 		j.endpointFound = epID.Valid
@@ -602,6 +624,12 @@ type result struct {
 
 // process handles one claimed delivery to the end.
 func (d *Dispatcher) process(ctx context.Context, j job) {
+	if !d.now().Before(j.leaseUntil.Add(-d.timeout)) {
+		// Too late to send within the lease: another dispatcher may
+		// claim it any moment. Give it back instead.
+		d.unclaim(ctx, j)
+		return
+	}
 	if !j.endpointFound || !j.enabled {
 		// Deleted or disabled since the event: nothing to send.
 		d.finish(ctx, j, "cancelled", nil)
@@ -801,7 +829,10 @@ func (d *Dispatcher) record(ctx context.Context, j job, res result) {
 			return err
 		}
 		if res.ok {
-			_, err := tx.ExecContext(ctx, s.q(`UPDATE gatehouse_webhook_endpoints SET last_success_at = ? WHERE id = ?`), s.t(now), j.endpointID)
+			// At most one write a minute per endpoint: a busy endpoint's
+			// row is not a point of contention between dispatchers.
+			_, err := tx.ExecContext(ctx, s.q(`UPDATE gatehouse_webhook_endpoints SET last_success_at = ?
+				WHERE id = ? AND (last_success_at IS NULL OR last_success_at < ?)`), s.t(now), j.endpointID, s.t(now.Add(-successResolution)))
 			return err
 		}
 		if state != "failed" {
@@ -892,6 +923,17 @@ func (d *Dispatcher) release(ctx context.Context, j job, next time.Time) {
 		WHERE id = ? AND lock_token = ?`), s.t(next), s.t(d.now()), j.id, j.token)
 	if err != nil {
 		d.logger.ErrorContext(ctx, "webhook: release delivery", "delivery_id", j.id, "err", err)
+	}
+}
+
+// unclaim gives a claimed delivery back as it was, for any dispatcher to
+// claim again.
+func (d *Dispatcher) unclaim(ctx context.Context, j job) {
+	s := d.s
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE gatehouse_webhook_deliveries SET locked_until = NULL, lock_token = NULL
+		WHERE id = ? AND lock_token = ?`), j.id, j.token)
+	if err != nil {
+		d.logger.ErrorContext(ctx, "webhook: unclaim delivery", "delivery_id", j.id, "err", err)
 	}
 }
 

@@ -59,7 +59,8 @@ type Endpoint struct {
 	// PreviousSecretExpiresAt is when the secret replaced by the last
 	// rotation stops signing (nil when there is none).
 	PreviousSecretExpiresAt *time.Time
-	// LastSuccessAt is the time of the latest successful delivery.
+	// LastSuccessAt is the time of the latest successful delivery (to
+	// within a minute).
 	LastSuccessAt *time.Time
 	// CreatedAt and UpdatedAt are in UTC.
 	CreatedAt time.Time

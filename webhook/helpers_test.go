@@ -447,3 +447,35 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// fakeResolver resolves names from a map that tests may change.
+type fakeResolver struct {
+	mu    sync.Mutex
+	names map[string][]string
+}
+
+func (f *fakeResolver) set(name string, addrs ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.names == nil {
+		f.names = map[string][]string{}
+	}
+	f.names[name] = addrs
+}
+
+func (f *fakeResolver) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	addrs, ok := f.names[strings.ToLower(host)]
+	if !ok {
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	out := make([]net.IPAddr, len(addrs))
+	for i, a := range addrs {
+		out[i] = net.IPAddr{IP: net.ParseIP(a)}
+	}
+	return out, nil
+}
+
+// discard is a logger that drops everything.
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
