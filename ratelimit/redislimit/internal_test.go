@@ -1,0 +1,173 @@
+package redislimit
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+
+	"gatehouse.dev/ratelimit"
+)
+
+func TestValidReply(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		v    any
+		want bool
+	}{
+		{"allowed", []any{int64(1), int64(4), "-1", "0.2"}, true},
+		{"denied", []any{int64(0), int64(0), "0.1", "1"}, true},
+		{"nil", nil, false},
+		{"string", "OK", false},
+		{"int", int64(1), false},
+		{"short", []any{int64(1), int64(4), "-1"}, false},
+		{"long", []any{int64(1), int64(4), "-1", "0.2", "x"}, false},
+		{"float allowed", []any{1.0, int64(4), "-1", "0.2"}, false},
+		{"string remaining", []any{int64(1), "4", "-1", "0.2"}, false},
+		{"int retry", []any{int64(1), int64(4), int64(-1), "0.2"}, false},
+		{"nil reset", []any{int64(1), int64(4), "-1", nil}, false},
+		{"map", map[any]any{"a": 1}, false},
+	}
+	for _, tc := range cases {
+		if got := validReply(tc.v); got != tc.want {
+			t.Errorf("%s: validReply(%#v) = %v, want %v", tc.name, tc.v, got, tc.want)
+		}
+	}
+}
+
+// fakeClock is a manual monotonic clock in nanoseconds.
+type fakeClock struct{ ns int64 }
+
+func (c *fakeClock) now() int64 { return c.ns }
+
+func TestBreaker(t *testing.T) {
+	t.Parallel()
+	clk := &fakeClock{}
+	b := &breaker{threshold: 3, cooldown: 5 * time.Second, logger: slog.New(slog.NewTextHandler(io.Discard, nil)), clock: clk.now}
+	ctx := context.Background()
+	mustAcquire := func(wantOK, wantProbe bool) {
+		t.Helper()
+		ok, probe := b.acquire()
+		if ok != wantOK || probe != wantProbe {
+			t.Fatalf("acquire = %v, %v; want %v, %v (state %s)", ok, probe, wantOK, wantProbe, b.State())
+		}
+	}
+	// Failures below the threshold, interrupted by a success, do not open.
+	for range 2 {
+		mustAcquire(true, false)
+		b.failure(ctx, false, io.EOF)
+	}
+	b.success(ctx, false)
+	for range 2 {
+		b.failure(ctx, false, io.EOF)
+	}
+	if b.State() != BreakerClosed {
+		t.Fatalf("state %s after 2 consecutive failures, want closed", b.State())
+	}
+	b.failure(ctx, false, io.EOF)
+	if b.State() != BreakerOpen || b.opens.Load() != 1 {
+		t.Fatalf("state %s after 3 consecutive failures, want open", b.State())
+	}
+	if d := b.retryIn(); d != 5*time.Second {
+		t.Fatalf("retryIn = %s, want 5s", d)
+	}
+	// More failures of calls already in flight change nothing.
+	b.failure(ctx, false, io.EOF)
+	if b.opens.Load() != 1 {
+		t.Fatal("opened twice")
+	}
+	mustAcquire(false, false)
+	clk.ns += int64(4 * time.Second)
+	mustAcquire(false, false)
+	if d := b.retryIn(); d != time.Second {
+		t.Fatalf("retryIn = %s, want 1s", d)
+	}
+	clk.ns += int64(time.Second)
+	// One probe at a time.
+	mustAcquire(true, true)
+	mustAcquire(false, false)
+	// A probe whose caller left frees the slot.
+	b.release(true)
+	mustAcquire(true, true)
+	// A failed probe opens again for a full cool-down.
+	b.failure(ctx, true, io.EOF)
+	if b.State() != BreakerOpen {
+		t.Fatalf("state %s after a failed probe, want open", b.State())
+	}
+	mustAcquire(false, false)
+	clk.ns += int64(5 * time.Second)
+	mustAcquire(true, true)
+	b.success(ctx, true)
+	if b.State() != BreakerClosed {
+		t.Fatalf("state %s after a good probe, want closed", b.State())
+	}
+	mustAcquire(true, false)
+	if b.opens.Load() != 1 {
+		t.Fatalf("opens = %d, want 1 (re-opening after a probe is not a new opening)", b.opens.Load())
+	}
+}
+
+func TestDenyCache(t *testing.T) {
+	t.Parallel()
+	c := newDenyCache(32) // 2 per shard
+	l := ratelimit.PerMinute(10)
+	c.put("a", denial{limit: l, until: 100, resetAt: 200}, 0)
+	if d, ok := c.get("a", l, 50); !ok || d.until != 100 {
+		t.Fatalf("get before until: %+v, %v", d, ok)
+	}
+	if _, ok := c.get("a", ratelimit.PerMinute(20), 50); ok {
+		t.Fatal("get with another limit: hit")
+	}
+	c.put("a", denial{limit: l, until: 100, resetAt: 200}, 0)
+	if _, ok := c.get("a", l, 100); ok {
+		t.Fatal("get at until: hit")
+	}
+	c.put("b", denial{limit: l, until: 100}, 0)
+	c.forget("b")
+	if _, ok := c.get("b", l, 0); ok {
+		t.Fatal("forgotten entry still there")
+	}
+	for i := range 10000 {
+		c.put(string(rune(i)), denial{limit: l, until: int64(1000 + i)}, int64(i))
+	}
+	if n := c.len(); n > 32 {
+		t.Fatalf("len = %d, want at most 32", n)
+	}
+}
+
+func TestConvertPeek(t *testing.T) {
+	t.Parallel()
+	// Redis's answers to a cost-0 call, on a 3-per-hour limit (20 min per
+	// event).
+	lim := ratelimit.Limit{Rate: 3, Burst: 3, Period: time.Hour}
+	e := lim.Emission()
+	cases := []struct {
+		name string
+		rr   rrResult
+		want ratelimit.Result
+	}{
+		{"fresh", rrResult{0, 3, -1, 0}, ratelimit.Result{Limit: lim, Allowed: true, Remaining: 3}},
+		{"one spent", rrResult{0, 2, -1, e}, ratelimit.Result{Limit: lim, Allowed: true, Remaining: 2, ResetAfter: e}},
+		{"empty", rrResult{0, 0, -1, 3 * e}, ratelimit.Result{Limit: lim, RetryAfter: e, ResetAfter: 3 * e}},
+		{"almost", rrResult{0, 0, -1, 2*e + time.Second}, ratelimit.Result{Limit: lim, RetryAfter: time.Second, ResetAfter: 2*e + time.Second}},
+		{"limit lowered", rrResult{0, 0, 10 * time.Minute, 4 * e}, ratelimit.Result{Limit: lim, RetryAfter: 2 * e, ResetAfter: 4 * e}},
+	}
+	for _, tc := range cases {
+		if got := convert(lim, tc.rr.result(), 0); got != tc.want {
+			t.Errorf("%s: convert = %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+type rrResult struct {
+	allowed, remaining int
+	retry, reset       time.Duration
+}
+
+func (r rrResult) result() *redis_rate.Result {
+	return &redis_rate.Result{Allowed: r.allowed, Remaining: r.remaining, RetryAfter: r.retry, ResetAfter: r.reset}
+}
