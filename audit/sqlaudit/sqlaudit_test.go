@@ -219,3 +219,27 @@ func TestFaultsDatabaseLocked(t *testing.T) {
 		t.Logf("%s locked: %d requests, p50 %v, max %v, stats %+v", db.Name, res.Requests, res.P50, res.MaxLatency, res.Stats)
 	})
 }
+
+func TestEventsSuite(t *testing.T) {
+	dbtest.Databases(t, func(t *testing.T, db dbtest.DB) {
+		t.Parallel()
+		for _, c := range []int{0, 5} {
+			t.Run(fmt.Sprint("cap=", c), func(t *testing.T) {
+				audittest.RunEvents(t, func(t *testing.T) audit.Events {
+					d := dbtest.SQLite(t)
+					if db.Dialect == tenancy.Postgres {
+						d = dbtest.Postgres(t)
+					}
+					ev, err := sqlaudit.NewEvents(sqlaudit.EventsOptions{DB: d, Dialect: db.Dialect, Cap: c})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := ev.Migrate(t.Context()); err != nil {
+						t.Fatal(err)
+					}
+					return ev
+				})
+			})
+		}
+	})
+}
