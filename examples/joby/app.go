@@ -4,19 +4,25 @@ import (
 	"context"
 	"database/sql"
 	_ "embed"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"gatehouse.dev"
 	"gatehouse.dev/admin"
 	"gatehouse.dev/audit"
+	"gatehouse.dev/audit/redisaudit"
 	"gatehouse.dev/auth"
 	"gatehouse.dev/auth/sqlstore"
 	"gatehouse.dev/internal/uuid"
 	"gatehouse.dev/ratelimit"
+	"gatehouse.dev/ratelimit/redislimit"
 	"gatehouse.dev/resource"
 	"gatehouse.dev/sqldb"
 	"gatehouse.dev/tenancy"
@@ -34,8 +40,15 @@ type config struct {
 	DB string
 	// AdminToken guards /admin; "" disables the admin API.
 	AdminToken string
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Redis, when set, holds rate limits and audit logs shared by every
+	// pod: a redis:// URL for one node, redis+cluster://h1:p1,h2:p2 for a
+	// Cluster.
+	Redis string
+	// Replicas is the number of pods sharing Redis, for the limiter's
+	// per-pod fallback limit while Redis is down. Zero means 1.
+	Replicas int
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // app is the assembled Joby API: the public handler (/v1, /healthz), the
@@ -45,8 +58,11 @@ type app struct {
 	dialect tenancy.Dialect
 	store   *sqlstore.Store
 	reg     *resource.Registry
-	audit   *audit.Memory
+	redis   redis.UniversalClient
+	limiter ratelimit.Limiter
 	usage   *auth.Usage
+	// runners are the background jobs main runs until shutdown.
+	runners []func(context.Context) error
 
 	api    http.Handler   // /v1/...
 	admin  http.Handler   // /admin/... (nil when no admin token)
@@ -112,22 +128,56 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 		return nil, err
 	}
 
-	a.audit = audit.NewMemory(audit.MemoryOptions{})
-	a.usage, err = auth.NewUsage(auth.UsageOptions{Store: a.store, Logger: cfg.Logger, Now: cfg.Now})
+	// Rate limits and audit logs: in-process, or on Redis shared by pods.
+	var (
+		sink      audit.Sink
+		auditRead audit.Reader
+	)
+	if cfg.Redis == "" {
+		mem := audit.NewMemory(audit.MemoryOptions{})
+		sink, auditRead = mem, mem
+		if a.limiter, err = ratelimit.NewMemory(ratelimit.MemoryOptions{Now: cfg.Now}); err != nil {
+			return nil, err
+		}
+	} else {
+		if a.redis, err = openRedis(cfg.Redis); err != nil {
+			return nil, err
+		}
+		store, err := redisaudit.New(redisaudit.Options{Client: a.redis})
+		if err != nil {
+			return nil, err
+		}
+		rec, err := audit.NewRecorder(audit.RecorderOptions{Writer: store, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		sink, auditRead = rec, store
+		a.runners = append(a.runners, rec.Run)
+		if a.limiter, err = redislimit.New(redislimit.Options{Client: a.redis, Replicas: cfg.Replicas, Logger: cfg.Logger}); err != nil {
+			return nil, err
+		}
+	}
+	throttle, err := ratelimit.NewFailedAuth(ratelimit.FailedAuthOptions{Limiter: a.limiter, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
 
+	a.usage, err = auth.NewUsage(auth.UsageOptions{Store: a.store, Logger: cfg.Logger, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	a.runners = append(a.runners, a.usage.Run)
+
 	authn, err := auth.New(auth.Options{
 		Store: a.store, Orgs: a.store,
 		Prefix: "joby", Header: "X-Joby-API-Key",
-		Usage: a.usage, Logger: cfg.Logger, Now: cfg.Now,
+		Usage: a.usage, Throttle: throttle, Logger: cfg.Logger, Now: cfg.Now,
 	})
 	if err != nil {
 		return nil, err
 	}
 	recorder, err := audit.New(audit.Options{
-		Sink: a.audit,
+		Sink: sink,
 		Key: func(r *http.Request) (string, string, bool) {
 			k, ok := auth.FromContext(r.Context())
 			return k.ID, k.OrganizationID, ok
@@ -137,7 +187,7 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 		return nil, err
 	}
 	limiter, err := ratelimit.New(ratelimit.Options{
-		Logger: cfg.Logger,
+		Limiter: a.limiter, Logger: cfg.Logger,
 		Key: func(r *http.Request) (string, ratelimit.Limit, bool) {
 			k, ok := auth.FromContext(r.Context())
 			return k.ID, ratelimit.PerMinute(k.RateLimitPerMinute), ok
@@ -155,7 +205,7 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 			return nil, err
 		}
 		ah, err := admin.New(admin.Options{
-			Keys: a.store, Orgs: a.store, Audit: a.audit,
+			Keys: a.store, Orgs: a.store, Audit: auditRead,
 			Authorize: authorize, KeyPrefix: "joby", Scopes: a.reg.Scopes(),
 			Logger: cfg.Logger, Now: cfg.Now,
 		})
@@ -193,19 +243,60 @@ func (a *app) handler(withAdmin bool) http.Handler {
 func (a *app) health(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	status, code := "ok", http.StatusOK
+	body := map[string]any{"status": "ok", "database": a.dialect.String()}
+	code := http.StatusOK
 	if err := a.db.PingContext(ctx); err != nil {
-		status, code = "database unavailable", http.StatusServiceUnavailable
+		body["status"], code = "database unavailable", http.StatusServiceUnavailable
 	}
-	gatehouse.WriteJSON(w, code, map[string]any{"status": status, "database": a.dialect.String()})
+	if l, ok := a.limiter.(*redislimit.Limiter); ok {
+		// Degraded, not down: while Redis is away the limiter falls back.
+		body["rate_limiter"] = l.Status()
+	} else {
+		body["rate_limiter"] = map[string]string{"backend": "memory"}
+	}
+	gatehouse.WriteJSON(w, code, body)
 }
 
-// run runs the background work until ctx ends, then flushes it.
+// run runs the background work until ctx ends; each job flushes what it
+// holds before returning.
 func (a *app) run(ctx context.Context) error {
-	return a.usage.Run(ctx)
+	var wg sync.WaitGroup
+	errs := make([]error, len(a.runners))
+	for i, run := range a.runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
-func (a *app) close() error { return a.db.Close() }
+func (a *app) close() error {
+	var err error
+	if a.redis != nil {
+		err = a.redis.Close()
+	}
+	return errors.Join(err, a.db.Close())
+}
+
+// openRedis opens a redis:// (or rediss://) URL, or a Cluster given as
+// redis+cluster://host1:port1,host2:port2.
+func openRedis(u string) (redis.UniversalClient, error) {
+	if rest, ok := strings.CutPrefix(u, "redis+cluster://"); ok {
+		addrs := strings.Split(rest, ",")
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true}), nil
+	}
+	opt, err := redis.ParseURL(u)
+	if err != nil {
+		return nil, fmt.Errorf("joby: REDIS_URL: %w", err)
+	}
+	opt.ContextTimeoutEnabled = true
+	return redis.NewClient(opt), nil
+}
 
 func seedJobTypes(ctx context.Context, tx *sql.Tx, d tenancy.Dialect, orgID string, now time.Time) error {
 	for _, name := range jobTypes() {

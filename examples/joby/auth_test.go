@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
@@ -124,7 +125,10 @@ func TestModuleOffByDefault(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
-	a := sqliteAPI(t)
+	eachBackend(t, testRateLimit)
+}
+
+func testRateLimit(t *testing.T, a *api) {
 	org := a.newOrg(true)
 	key, id := a.newKey(org, `{"name":"k","scopes":["leads:read"],"rate_limit_per_minute":3}`)
 	for i := range 3 {
@@ -154,7 +158,10 @@ func TestRateLimit(t *testing.T) {
 
 func TestAuditLog(t *testing.T) {
 	t.Parallel()
-	a := sqliteAPI(t)
+	eachBackend(t, testAuditLog)
+}
+
+func testAuditLog(t *testing.T, a *api) {
 	org, key, id := a.tenant()
 	lead := a.create(key, "leads", `{"first_name":"A"}`)
 	a.key(key, "GET", "/v1/leads/"+lead["id"].(string)+"?secret=abc", "")
@@ -201,7 +208,7 @@ func TestAuditLog(t *testing.T) {
 	for range 60 {
 		a.key(key, "GET", "/v1/schema", "")
 	}
-	entries = a.auditOf(org, id, func(l []map[string]any) bool { return len(l) == 50 && l[0]["route"] == "/v1/schema" })
+	entries = a.auditOf(org, id, func(l []map[string]any) bool { return len(l) == 50 && l[0]["path"] == "/v1/schema" })
 	if len(entries) != 50 {
 		t.Fatalf("cap: %d entries", len(entries))
 	}
@@ -209,7 +216,10 @@ func TestAuditLog(t *testing.T) {
 
 func TestSecretsNeverStoredOrLogged(t *testing.T) {
 	t.Parallel()
-	a := sqliteAPI(t)
+	eachBackend(t, testSecretsNeverStoredOrLogged)
+}
+
+func testSecretsNeverStoredOrLogged(t *testing.T, a *api) {
 	org, key, id := a.tenant()
 	a.key(key, "GET", "/v1/leads", "")
 	a.do("GET", "/v1/leads", "", "X-Joby-API-Key", key)
@@ -218,6 +228,21 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 	a.admin("POST", "/orgs/"+org+"/api-keys/"+id+"/revoke", "")
 	a.key(key, "GET", "/v1/leads", "")
 	a.auditOf(org, id, func(l []map[string]any) bool { return len(l) >= 3 })
+	var redisDump strings.Builder
+	if rc := a.app.redis; rc != nil {
+		ctx := context.Background()
+		iter := rc.Scan(ctx, 0, "*"+org+"*", 100).Iterator()
+		n := 0
+		for iter.Next(ctx) {
+			n++
+			for _, m := range rc.ZRange(ctx, iter.Val(), 0, -1).Val() {
+				redisDump.WriteString(m)
+			}
+		}
+		if n == 0 || redisDump.Len() == 0 {
+			t.Fatalf("no audit keys of the organization found in Redis (%d keys)", n)
+		}
+	}
 	if err := a.app.close(); err != nil { // checkpoint the WAL into the file
 		t.Fatal(err)
 	}
@@ -236,6 +261,9 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 		}
 		if strings.Contains(a.logs.String(), s) {
 			t.Error("the logs hold the raw key")
+		}
+		if strings.Contains(redisDump.String(), s) {
+			t.Error("Redis holds the raw key")
 		}
 	}
 }

@@ -48,9 +48,17 @@ func (s *syncBuffer) String() string {
 
 func newAPI(t testing.TB, dbURL string) *api {
 	t.Helper()
+	return newAPIWith(t, config{DB: dbURL})
+}
+
+// newAPIWith builds the example from cfg (the admin token and a capturing
+// logger are filled in).
+func newAPIWith(t testing.TB, cfg config) *api {
+	t.Helper()
 	logs := &syncBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := newApp(context.Background(), config{DB: dbURL, AdminToken: testAdminToken, Logger: logger})
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.AdminToken = testAdminToken
+	a, err := newApp(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +81,29 @@ func sqliteAPI(t testing.TB) *api {
 	a := newAPI(t, path)
 	a.path = path
 	return a
+}
+
+// redisAPI is the example on SQLite with its limiter and audit log on the
+// test Redis.
+func redisAPI(t testing.TB) *api {
+	dbtest.Redis(t) // skip or fail when Redis is unreachable
+	path := filepath.Join(t.TempDir(), "joby.db")
+	a := newAPIWith(t, config{DB: path, Redis: "redis://" + dbtest.RedisAddr()})
+	a.path = path
+	return a
+}
+
+// eachBackend runs fn with the in-process limiter and audit log and with the
+// Redis ones.
+func eachBackend(t *testing.T, fn func(t *testing.T, a *api)) {
+	t.Run("memory", func(t *testing.T) {
+		t.Parallel()
+		fn(t, sqliteAPI(t))
+	})
+	t.Run("redis", func(t *testing.T) {
+		t.Parallel()
+		fn(t, redisAPI(t))
+	})
 }
 
 // eachDB runs fn against the example on SQLite and on PostgreSQL.

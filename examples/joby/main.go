@@ -11,7 +11,8 @@
 //	-addr        (ADDR)          listen address, default 127.0.0.1:8080
 //	-admin-addr  (ADMIN_ADDR)    serve /admin on this separate listener
 //	-db          (DATABASE_URL)  SQLite file path or postgres:// URL, default joby.db
-//	-redis       (REDIS_URL)     reserved for the Redis backends (empty: in-process)
+//	-redis       (REDIS_URL)     redis://host:6379/0 or redis+cluster://h1:p1,h2:p2 (empty: in-process)
+//	-replicas    (REPLICAS)      pods sharing Redis, for the fallback limit, default 1
 //	-demo                        create a demo organization and key, generate ADMIN_TOKEN
 //	             (ADMIN_TOKEN)   bearer token of /admin, at least 32 characters
 package main
@@ -29,6 +30,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -58,6 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	adminAddr := fs.String("admin-addr", getenv("ADMIN_ADDR"), "separate listen address for /admin (default: same as -addr)")
 	dbURL := fs.String("db", envOr(getenv, "DATABASE_URL", "joby.db"), "SQLite file path or postgres:// URL")
 	redisURL := fs.String("redis", getenv("REDIS_URL"), "Redis URL (empty: in-process limiter and audit log)")
+	replicas := fs.Int("replicas", envInt(getenv, "REPLICAS", 1), "pods sharing Redis (per-pod fallback limit while Redis is down)")
 	demo := fs.Bool("demo", false, "create a demo organization and API key and print them")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -74,14 +77,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if adminToken == "" {
 		logger.Warn("ADMIN_TOKEN is not set: /admin is disabled")
 	}
-	if *redisURL != "" {
-		logger.Warn("REDIS_URL is set but this build uses the in-process limiter and audit log")
-	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	a, err := newApp(ctx, config{DB: *dbURL, AdminToken: adminToken, Logger: logger})
+	a, err := newApp(ctx, config{DB: *dbURL, AdminToken: adminToken, Redis: *redisURL, Replicas: *replicas, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -165,6 +165,13 @@ func newServer(addr string, h http.Handler) *http.Server {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+}
+
+func envInt(getenv func(string) string, key string, def int) int {
+	if n, err := strconv.Atoi(getenv(key)); err == nil {
+		return n
+	}
+	return def
 }
 
 func randomToken() string {
