@@ -207,6 +207,7 @@ func (g *guardedDialer) resolve(ctx context.Context, host string) ([]netip.Addr,
 		if !ok {
 			return nil, &refusedError{host: host, addr: a.String(), why: "invalid"}
 		}
+		ip = ip.Unmap() // net.IP holds IPv4 in 16 bytes
 		if a.Zone != "" {
 			ip = ip.WithZone(a.Zone)
 		}
