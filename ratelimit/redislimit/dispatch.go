@@ -77,7 +77,7 @@ func (d *dispatcher) run(ctx context.Context, cmd *redis.Cmd) error {
 		case <-c.done:
 			return nil
 		case d.sem <- struct{}{}:
-			d.flush(ctx)
+			d.flush(ctx, c)
 		case <-ctx.Done():
 			c.state.CompareAndSwap(queued, abandoned)
 			return ctx.Err()
@@ -106,9 +106,10 @@ func (d *dispatcher) runOne(ctx context.Context, cmd *redis.Cmd) error {
 	}
 }
 
-// flush sends up to maxBatch queued commands as one pipeline. The caller
-// holds a slot of d.sem, which flush releases when the pipeline is done.
-func (d *dispatcher) flush(ctx context.Context) {
+// flush sends up to maxBatch queued commands as one pipeline. The caller,
+// whose own call is own, holds a slot of d.sem, which flush releases when
+// the pipeline is done.
+func (d *dispatcher) flush(ctx context.Context, own *call) {
 	d.mu.Lock()
 	n := 0
 	var batch []*call
@@ -127,9 +128,12 @@ func (d *dispatcher) flush(ctx context.Context) {
 		<-d.sem
 		return
 	}
-	// The pipeline serves several callers: it must not end with the
-	// flushing caller's context, only with its own deadline.
-	execCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.timeout)
+	// A pipeline serving other callers too must not end with the flushing
+	// caller's context, only with its own deadline.
+	execCtx, cancel := ctx, context.CancelFunc(func() {})
+	if len(batch) > 1 || batch[0] != own {
+		execCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), d.timeout)
+	}
 	if d.detach {
 		go func() {
 			d.exec(execCtx, batch)

@@ -1,0 +1,48 @@
+// Package redislimit is the Redis backend of gatehouse.dev/ratelimit: one
+// limit per key shared by every pod, on a single Redis node, a Sentinel
+// failover client, a Redis Cluster or a Ring.
+//
+// Each decision runs the GCRA Lua script of github.com/go-redis/redis_rate
+// in one round trip: atomic across pods, timed by Redis's own clock, idle
+// keys expiring by themselves. Its semantics are those of
+// [ratelimit.Memory]; gatehouse.dev/ratelimit/ratelimittest runs the same
+// suite on both.
+//
+//	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
+//	// or, for a Cluster: redis.NewClusterClient(&redis.ClusterOptions{
+//	//	Addrs: []string{"10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.3:6379"}, ContextTimeoutEnabled: true})
+//	lim, err := redislimit.New(redislimit.Options{Client: client, Prefix: "myapi:rl:", Replicas: 4})
+//	...
+//	mw, err := ratelimit.New(ratelimit.Options{Key: keyOfRequest, Limiter: lim})
+//
+// # Keys
+//
+// The bucket of key id lives at rate:<Prefix>{<hex of the first 128 bits
+// of SHA-256(id)>} (redis_rate puts "rate:" in front). Any id, with braces,
+// spaces, control bytes or 10 KB of text, becomes a short key whose hash tag
+// alone decides its Cluster slot. [Limiter.RedisKey] shows the key of an id.
+//
+// # When Redis fails
+//
+// Each call has a timeout (50 ms by default). A failed or timed-out call is
+// decided by the [Policy]: [Fallback] (the default) uses an in-process
+// limiter with each pod's share of the limit, [FailOpen] allows, and
+// [FailClosed] answers 503 "Rate limiter unavailable" with Retry-After.
+// After consecutive failures (5) a circuit breaker stops calling Redis for
+// a cool-down (5 s), then lets one call probe; its state changes are logged
+// once each, and [Limiter.Status] reports them for a readiness endpoint.
+// [Limiter.Stats] returns counters for metrics.
+//
+// For the timeout to bound a call on the caller's goroutine, the client must
+// honour context deadlines (go-redis's ContextTimeoutEnabled); for other
+// clients the limiter runs the I/O on a goroutine of its own per round trip
+// so callers still leave on time.
+//
+// # Cost
+//
+// Concurrent decisions of one limiter are combined into pipelines without a
+// background goroutine: a lone call goes out at once, and under load a round
+// trip carries many decisions (see docs/benchmarks-ratelimit.md). A key that
+// Redis has limited is answered from a local deny cache until its
+// RetryAfter, without a call.
+package redislimit
