@@ -2,7 +2,7 @@
 // [Resource] declarations over tables the service already has, [New] builds
 // the JSON handlers of a REST API under a prefix (default /v1):
 //
-//	GET   /v1/<name>        list: limit, offset, created_after, created_before, q, exact filters
+//	GET   /v1/<name>        list: limit, offset or cursor, created_after, created_before, q, exact filters
 //	GET   /v1/<name>/{id}   one record
 //	POST  /v1/<name>        create: 201 with Location
 //	PATCH /v1/<name>/{id}   partial update
@@ -30,7 +30,39 @@
 //	RequestID → auth → audit → ratelimit → resource.Registry (→ scope → handler)
 //
 // It records the matched route pattern with gatehouse.SetRoute so the audit
-// middleware outside it can log "/v1/leads/{id}". It never imports auth.
+// middleware outside it can log "/v1/leads/{id}" (and "/v1/" for the
+// catch-all 404). It never imports auth.
+//
+// # Pagination
+//
+// Every list body is
+//
+//	{"data":[…],"limit":N,"offset":M,"has_more":B,"next_cursor":C,"request_id":…}
+//
+// where has_more tells whether rows follow this page and next_cursor (a
+// string, or null on the last page) continues after its last row: send it
+// back as cursor= instead of offset= (both together are 400 "Invalid query
+// parameters"; an empty cursor= is the first page). The same URL is in a
+// Link: <…>; rel="next" header (RFC 8288). Cursor pages are keyset pages on
+// (created_at, id) in the list order, so page 500 costs what page 1 does and
+// rows inserted while a client pages are never skipped or repeated (new rows
+// may or may not appear). A cursor is opaque and tamper-evident: it carries
+// the position of a row and an HMAC-SHA256 under Options.Keyring over the
+// secret's id, the resource, the organization, the normalized filters
+// (created_after, created_before, q, exact filters; not limit) and the
+// position. A cursor that is altered, signed by an unknown secret, or used
+// with other filters, on another resource or by another organization is
+// 400 "Invalid cursor". In cursor mode the body says "offset":0. Without a
+// Keyring cursors are off: next_cursor is null and cursor= is refused.
+//
+// # Commit hooks
+//
+// Besides Options.OnWrite, a middleware in Options.Middleware may attach a
+// [CommitHook] to the request context ([WithCommitHook]); the registry calls
+// it inside the write's transaction just before the commit with the exact
+// [Response] it will write. Package idempotency stores replayable responses
+// through it, so that with its SQL store a stored response exists exactly
+// when the write does.
 //
 // Tables need the columns id (a UUID; text on SQLite, uuid or text on
 // PostgreSQL), the organization column, created_at and updated_at. On SQLite

@@ -88,7 +88,7 @@ func Example() {
 	// 201 {"data":{"id":"<uuid>","lead_number":1,"first_name":"Ann","email":"ann@example.com","status":"New","organization_id":"org-acme","created_at":"2026-07-20T10:00:00Z","updated_at":"2026-07-20T10:00:00Z"},"request_id":"<uuid>"}
 	// 400 {"details":[{"field":"email","message":"must be an email address without a display name"}],"error":"Invalid field values","fields":["email"],"request_id":"<uuid>"}
 	// 400 {"error":"Unsupported or protected fields","fields":["lead_number"],"request_id":"<uuid>"}
-	// 200 {"data":[{"id":"<uuid>","lead_number":1,"first_name":"Ann","email":"ann@example.com","status":"New","organization_id":"org-acme","created_at":"2026-07-20T10:00:00Z","updated_at":"2026-07-20T10:00:00Z"}],"limit":1000,"offset":0,"request_id":"<uuid>"}
+	// 200 {"data":[{"id":"<uuid>","lead_number":1,"first_name":"Ann","email":"ann@example.com","status":"New","organization_id":"org-acme","created_at":"2026-07-20T10:00:00Z","updated_at":"2026-07-20T10:00:00Z"}],"limit":1000,"offset":0,"has_more":false,"next_cursor":null,"request_id":"<uuid>"}
 	// 400 {"error":"Unsupported filters","fields":["colour"],"request_id":"<uuid>"}
 	// 405 {"error":"Method not allowed","request_id":"<uuid>"}
 	// 405 {"error":"Method not allowed","request_id":"<uuid>"}

@@ -44,23 +44,50 @@ func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// writeRecord writes the single-record envelope {"data":…,"request_id":…}.
-func (rg *Registry) writeRecord(w http.ResponseWriter, r *http.Request, status int, rec record) {
+// recordBody encodes the single-record envelope
+// {"data":…,"request_id":…} with its trailing newline.
+func recordBody(ctx context.Context, rec record) ([]byte, error) {
 	b, err := rec.appendJSON(append(make([]byte, 0, 512), `{"data":`...))
 	if err != nil {
-		rg.fail(w, r, fmt.Errorf("resource: encode: %w", err))
-		return
+		return nil, fmt.Errorf("resource: encode: %w", err)
 	}
 	b = append(b, `,"request_id":`...)
-	b = appendJSONString(b, gatehouse.RequestIDFromContext(r.Context()))
-	writeRaw(w, status, append(b, '}'))
+	b = appendJSONString(b, gatehouse.RequestIDFromContext(ctx))
+	return append(b, '}', '\n'), nil
+}
+
+// writeRecord writes the single-record envelope {"data":…,"request_id":…}.
+func (rg *Registry) writeRecord(w http.ResponseWriter, r *http.Request, status int, rec record) {
+	b, err := recordBody(r.Context(), rec)
+	if err != nil {
+		rg.fail(w, r, err)
+		return
+	}
+	writeResponse(w, Response{Status: status, Header: jsonHeader(), Body: b})
+}
+
+// jsonHeader is the header of every JSON answer of a write.
+func jsonHeader() http.Header {
+	return http.Header{"Content-Type": {"application/json"}}
+}
+
+// writeResponse writes a response built by a create or update (see
+// [Response]).
+func writeResponse(w http.ResponseWriter, resp Response) {
+	h := w.Header()
+	for k, v := range resp.Header {
+		h[k] = v
+	}
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(resp.Status)
+	_, _ = w.Write(resp.Body)
 }
 
 // writeList writes the list envelope
-// {"data":[…],"limit":N,"offset":M,"request_id":…}. Cursor pagination will
-// add has_more and next_cursor here.
-func (rg *Registry) writeList(w http.ResponseWriter, r *http.Request, q ListQuery, recs []record) {
-	b := make([]byte, 0, 128+512*len(recs))
+// {"data":[…],"limit":N,"offset":M,"has_more":B,"next_cursor":C,"request_id":…}
+// where C is a string or null.
+func (rg *Registry) writeList(w http.ResponseWriter, r *http.Request, q ListQuery, recs []record, more bool, next string) {
+	b := make([]byte, 0, 256+512*len(recs))
 	b = append(b, `{"data":[`...)
 	var err error
 	for i, rec := range recs {
@@ -76,6 +103,14 @@ func (rg *Registry) writeList(w http.ResponseWriter, r *http.Request, q ListQuer
 	b = strconv.AppendInt(b, int64(q.Limit), 10)
 	b = append(b, `,"offset":`...)
 	b = strconv.AppendInt(b, int64(q.Offset), 10)
+	b = append(b, `,"has_more":`...)
+	b = strconv.AppendBool(b, more)
+	b = append(b, `,"next_cursor":`...)
+	if next == "" {
+		b = append(b, "null"...)
+	} else {
+		b = appendJSONString(b, next)
+	}
 	b = append(b, `,"request_id":`...)
 	b = appendJSONString(b, gatehouse.RequestIDFromContext(r.Context()))
 	writeRaw(w, http.StatusOK, append(b, '}'))
@@ -89,29 +124,87 @@ func (rg *Registry) list(s *spec) http.Handler {
 			rg.fail(w, r, err)
 			return
 		}
-		recs, err := rg.page(ctx, s, q)
+		var after *position
+		var scope []byte
+		if q.Cursor != "" || rg.keyring != nil {
+			scope = s.cursorScope(q)
+		}
+		if q.Cursor != "" {
+			p, err := rg.cursorPosition(ctx, q.Cursor, scope)
+			if err != nil {
+				rg.fail(w, r, err)
+				return
+			}
+			after = &p
+		}
+		recs, more, err := rg.page(ctx, s, q, after)
 		if err != nil {
 			rg.fail(w, r, err)
 			return
 		}
-		rg.writeList(w, r, q, recs)
+		var next string
+		if more && rg.keyring != nil {
+			if next, err = rg.nextCursor(ctx, s, scope, recs[len(recs)-1]); err != nil {
+				rg.fail(w, r, err)
+				return
+			}
+			w.Header().Set("Link", "<"+nextLink(r.URL, next)+`>; rel="next"`)
+		}
+		rg.writeList(w, r, q, recs, more, next)
 	})
 }
 
-// page runs a list query: newest first (created_at desc, id desc).
-func (rg *Registry) page(ctx context.Context, s *spec, q ListQuery) ([]record, error) {
+// cursorPosition verifies a cursor= value for the caller's organization and
+// the request's filters.
+func (rg *Registry) cursorPosition(ctx context.Context, cursor string, scope []byte) (position, error) {
+	orgID, ok := tenancy.FromContext(ctx)
+	if !ok {
+		return position{}, fmt.Errorf("resource: list: %w", tenancy.ErrNoOrganization)
+	}
+	c, ok := decodeCursor(cursor)
+	if !ok {
+		return position{}, errInvalidCursor.Wrap(errors.New("resource: malformed cursor"))
+	}
+	p, ok := verifyCursor(rg.keyring, orgID, scope, c)
+	if !ok {
+		return position{}, errInvalidCursor.Wrap(errors.New("resource: cursor does not verify"))
+	}
+	return p, nil
+}
+
+// nextCursor returns the cursor that continues after rec.
+func (rg *Registry) nextCursor(ctx context.Context, s *spec, scope []byte, rec record) (string, error) {
+	orgID, ok := tenancy.FromContext(ctx)
+	if !ok {
+		return "", fmt.Errorf("resource: list: %w", tenancy.ErrNoOrganization)
+	}
+	p, err := positionOf(rec, len(s.fields))
+	if err != nil {
+		return "", err
+	}
+	return encodeCursor(rg.keyring, orgID, scope, p)
+}
+
+// page runs a list query: newest first (created_at desc, id desc), after
+// the position when one is given, one row more than the limit to tell
+// whether there are more.
+func (rg *Registry) page(ctx context.Context, s *spec, q ListQuery, after *position) ([]record, bool, error) {
+	where := s.conds(q)
+	if after != nil {
+		where = append(where, s.keysetCond(*after))
+	}
 	rows, err := s.table.Select(ctx, rg.db, tenancy.Query{
 		Columns: s.columns,
-		Where:   s.conds(q),
+		Where:   where,
 		OrderBy: []tenancy.Order{{Column: fieldCreatedAt, Desc: true}, {Column: s.res.IDColumn, Desc: true}},
-		Limit:   q.Limit,
+		Limit:   q.Limit + 1,
 		Offset:  q.Offset,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("resource: list %s: %w", s.res.Name, err)
+		return nil, false, fmt.Errorf("resource: list %s: %w", s.res.Name, err)
 	}
 	defer rows.Close()
-	out := make([]record, 0, min(q.Limit, 64))
+	out := make([]record, 0, min(q.Limit+1, 64))
 	vals := make([]any, len(s.columns))
 	ptrs := make([]any, len(s.columns))
 	for i := range vals {
@@ -119,19 +212,22 @@ func (rg *Registry) page(ctx context.Context, s *spec, q ListQuery) ([]record, e
 	}
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, fmt.Errorf("resource: list %s: scan: %w", s.res.Name, err)
+			return nil, false, fmt.Errorf("resource: list %s: scan: %w", s.res.Name, err)
 		}
 		rec, err := s.record(vals)
 		if err != nil {
-			return nil, fmt.Errorf("resource: list %s: %w", s.res.Name, err)
+			return nil, false, fmt.Errorf("resource: list %s: %w", s.res.Name, err)
 		}
 		out = append(out, rec)
 		clear(vals)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("resource: list %s: %w", s.res.Name, err)
+		return nil, false, fmt.Errorf("resource: list %s: %w", s.res.Name, err)
 	}
-	return out, nil
+	if len(out) > q.Limit {
+		return out[:q.Limit], true, nil
+	}
+	return out, false, nil
 }
 
 // record converts the scanned values of s.columns to a record.
@@ -312,31 +408,30 @@ func (rg *Registry) create(s *spec) http.Handler {
 			rg.fail(w, r, err)
 			return
 		}
-		rec, err := rg.insert(ctx, s, vals)
+		resp, err := rg.insert(ctx, s, vals)
 		if err != nil {
 			rg.fail(w, r, err)
 			return
 		}
-		id, _ := rec.vals[0].(string)
-		w.Header().Set("Location", s.path+"/"+id)
-		rg.writeRecord(w, r, http.StatusCreated, rec)
+		writeResponse(w, resp)
 	})
 }
 
 // insert creates a record in one transaction: reference checks, sequence
-// numbers, the insert, the read-back and OnWrite.
-func (rg *Registry) insert(ctx context.Context, s *spec, vals []value) (record, error) {
+// numbers, the insert, the read-back, OnWrite and the commit hooks. It
+// returns the 201 response to write.
+func (rg *Registry) insert(ctx context.Context, s *spec, vals []value) (Response, error) {
 	orgID, ok := tenancy.FromContext(ctx)
 	if !ok {
-		return record{}, fmt.Errorf("resource: create %s: %w", s.res.Name, tenancy.ErrNoOrganization)
+		return Response{}, fmt.Errorf("resource: create %s: %w", s.res.Name, tenancy.ErrNoOrganization)
 	}
 	tx, err := rg.db.BeginTx(ctx, nil)
 	if err != nil {
-		return record{}, fmt.Errorf("resource: create %s: begin: %w", s.res.Name, err)
+		return Response{}, fmt.Errorf("resource: create %s: begin: %w", s.res.Name, err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	if err := s.checkRefs(ctx, tx, vals); err != nil {
-		return record{}, err
+		return Response{}, err
 	}
 	id := uuid.New()
 	now := rg.dialect.TimeValue(rg.now())
@@ -349,7 +444,7 @@ func (rg *Registry) insert(ctx context.Context, s *spec, vals []value) (record, 
 	for _, f := range s.seqs {
 		n, err := tenancy.NextSequence(ctx, tx, rg.dialect, f.seq)
 		if err != nil {
-			return record{}, fmt.Errorf("resource: create %s: %w", s.res.Name, err)
+			return Response{}, fmt.Errorf("resource: create %s: %w", s.res.Name, err)
 		}
 		assigns = append(assigns, tenancy.Assign{Column: f.column, Value: n})
 	}
@@ -357,37 +452,58 @@ func (rg *Registry) insert(ctx context.Context, s *spec, vals []value) (record, 
 		assigns = append(assigns, tenancy.Assign{Column: v.f.column, Value: v.v})
 	}
 	if err := s.table.Insert(ctx, tx, assigns); err != nil {
-		return record{}, fmt.Errorf("resource: create %s: %w", s.res.Name, err)
+		return Response{}, fmt.Errorf("resource: create %s: %w", s.res.Name, err)
 	}
 	rec, err := s.fetch(ctx, tx, id)
 	if err != nil {
-		return record{}, fmt.Errorf("resource: create %s: read back: %w", s.res.Name, err)
+		return Response{}, fmt.Errorf("resource: create %s: read back: %w", s.res.Name, err)
 	}
-	if err := rg.commit(ctx, tx, s, OpCreated, id, orgID, rec); err != nil {
-		return record{}, err
-	}
-	return rec, nil
+	return rg.commit(ctx, tx, s, change{op: OpCreated, id: id, orgID: orgID, rec: rec, status: http.StatusCreated})
 }
 
-// commit calls OnWrite and commits.
-func (rg *Registry) commit(ctx context.Context, tx *sql.Tx, s *spec, op, id, orgID string, rec record) error {
+// change is a write about to be committed.
+type change struct {
+	op, id, orgID string
+	rec           record
+	status        int
+}
+
+// commit calls OnWrite, builds the response, calls the commit hooks of the
+// context with it and commits. The response is built before the commit so
+// that the hooks see exactly the bytes the client will get.
+func (rg *Registry) commit(ctx context.Context, tx *sql.Tx, s *spec, c change) (Response, error) {
 	if rg.onWrite != nil {
 		err := rg.onWrite(ctx, tx, Change{
 			Resource:       s.res.Name,
 			Singular:       s.res.Singular,
-			Op:             op,
-			ID:             id,
-			OrganizationID: orgID,
-			Record:         rec.Map(),
+			Op:             c.op,
+			ID:             c.id,
+			OrganizationID: c.orgID,
+			Record:         c.rec.Map(),
 		})
 		if err != nil {
-			return fmt.Errorf("resource: %s %s: OnWrite: %w", op, s.res.Singular, err)
+			return Response{}, fmt.Errorf("resource: %s %s: OnWrite: %w", c.op, s.res.Singular, err)
+		}
+	}
+	body, err := recordBody(ctx, c.rec)
+	if err != nil {
+		return Response{}, err
+	}
+	resp := Response{Status: c.status, Header: jsonHeader(), Body: body}
+	if c.op == OpCreated {
+		resp.Header.Set("Location", s.path+"/"+c.id)
+	}
+	for _, h := range commitHooks(ctx) {
+		hc := resp
+		hc.Header = resp.Header.Clone()
+		if err := h(ctx, tx, hc); err != nil {
+			return Response{}, fmt.Errorf("resource: %s %s: commit hook: %w", c.op, s.res.Singular, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("resource: %s %s: commit: %w", op, s.res.Singular, err)
+		return Response{}, fmt.Errorf("resource: %s %s: commit: %w", c.op, s.res.Singular, err)
 	}
-	return nil
+	return resp, nil
 }
 
 func (rg *Registry) update(s *spec) http.Handler {
@@ -412,26 +528,26 @@ func (rg *Registry) update(s *spec) http.Handler {
 			rg.fail(w, r, err)
 			return
 		}
-		rec, err := rg.modify(ctx, s, id, vals)
+		resp, err := rg.modify(ctx, s, id, vals)
 		if err != nil {
 			rg.fail(w, r, err)
 			return
 		}
-		rg.writeRecord(w, r, http.StatusOK, rec)
+		writeResponse(w, resp)
 	})
 }
 
 // modify updates a record in one transaction: the update (404 when the
 // organization has no such record), reference checks, the read-back and
-// OnWrite.
-func (rg *Registry) modify(ctx context.Context, s *spec, id string, vals []value) (record, error) {
+// OnWrite and the commit hooks. It returns the 200 response to write.
+func (rg *Registry) modify(ctx context.Context, s *spec, id string, vals []value) (Response, error) {
 	orgID, ok := tenancy.FromContext(ctx)
 	if !ok {
-		return record{}, fmt.Errorf("resource: update %s: %w", s.res.Name, tenancy.ErrNoOrganization)
+		return Response{}, fmt.Errorf("resource: update %s: %w", s.res.Name, tenancy.ErrNoOrganization)
 	}
 	tx, err := rg.db.BeginTx(ctx, nil)
 	if err != nil {
-		return record{}, fmt.Errorf("resource: update %s: begin: %w", s.res.Name, err)
+		return Response{}, fmt.Errorf("resource: update %s: begin: %w", s.res.Name, err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	assigns := make([]tenancy.Assign, 0, 1+len(vals))
@@ -441,20 +557,17 @@ func (rg *Registry) modify(ctx context.Context, s *spec, id string, vals []value
 	assigns = append(assigns, tenancy.Assign{Column: fieldUpdatedAt, Value: rg.dialect.TimeValue(rg.now())})
 	found, err := s.table.Update(ctx, tx, id, assigns)
 	if err != nil {
-		return record{}, fmt.Errorf("resource: update %s: %w", s.res.Name, err)
+		return Response{}, fmt.Errorf("resource: update %s: %w", s.res.Name, err)
 	}
 	if !found {
-		return record{}, errNotFound
+		return Response{}, errNotFound
 	}
 	if err := s.checkRefs(ctx, tx, vals); err != nil {
-		return record{}, err
+		return Response{}, err
 	}
 	rec, err := s.fetch(ctx, tx, id)
 	if err != nil {
-		return record{}, fmt.Errorf("resource: update %s: read back: %w", s.res.Name, err)
+		return Response{}, fmt.Errorf("resource: update %s: read back: %w", s.res.Name, err)
 	}
-	if err := rg.commit(ctx, tx, s, OpUpdated, id, orgID, rec); err != nil {
-		return record{}, err
-	}
-	return rec, nil
+	return rg.commit(ctx, tx, s, change{op: OpUpdated, id: id, orgID: orgID, rec: rec, status: http.StatusOK})
 }

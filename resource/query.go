@@ -30,6 +30,12 @@ type ListQuery struct {
 	Q string
 	// Filters are the exact filters, sorted by field name.
 	Filters []Filter
+	// Cursor is the cursor= value: the opaque position to continue after,
+	// as returned in next_cursor. "" means the first page (an empty
+	// cursor= is the first page too). ParseListQuery only checks that it
+	// is not combined with offset; the registry verifies it against the
+	// caller's organization and the other parameters.
+	Cursor string
 }
 
 // Filter is one exact filter of a list request.
@@ -55,13 +61,17 @@ type Detail struct {
 //
 // Errors are *gatehouse.Error values, checked in this order:
 //   - 400 "Unsupported filters": parameters that are neither list parameters
-//     (limit, offset, created_after, created_before, q) nor filters of res;
-//     "fields" lists all of them, sorted.
+//     (limit, offset, cursor, created_after, created_before, q) nor filters
+//     of res; "fields" lists all of them, sorted.
 //   - 400 "Invalid query parameters": repeated parameters, limit not a
-//     positive integer, offset not an integer in 0..MaxOffset, dates that are
-//     neither YYYY-MM-DD nor RFC 3339, q too long or with U+0000, filter
-//     values not of their field's type, undecodable escapes; "fields" lists
-//     all of them, sorted, and "details" says why.
+//     positive integer, offset not an integer in 0..MaxOffset, offset and
+//     cursor together, dates that are neither YYYY-MM-DD nor RFC 3339, q too
+//     long or with U+0000, filter values not of their field's type,
+//     undecodable escapes; "fields" lists all of them, sorted, and "details"
+//     says why.
+//
+// The cursor itself is verified by the registry, which answers 400
+// "Invalid cursor" when it does not verify.
 //
 // A limit above MaxLimit is clamped to it. A filter on a string field takes
 // any value (an empty one matches empty strings); q="" means no search.
@@ -110,7 +120,7 @@ func parseList(s *spec, lim Limits, rawQuery string) (ListQuery, error) {
 	params, unknown := splitQuery(rawQuery)
 	for _, p := range params {
 		switch p.key {
-		case "limit", "offset", "created_after", "created_before", "q":
+		case "limit", paramOffset, paramCursor, "created_after", "created_before", "q":
 		default:
 			if _, ok := s.filters[p.key]; !ok {
 				unknown = append(unknown, p.key)
@@ -124,6 +134,8 @@ func parseList(s *spec, lim Limits, rawQuery string) (ListQuery, error) {
 	}
 	var details []Detail
 	bad := func(name, msg string) { details = append(details, Detail{Field: name, Message: msg}) }
+	hasOffset := slices.ContainsFunc(params, func(p param) bool { return p.key == paramOffset })
+	hasCursor := slices.ContainsFunc(params, func(p param) bool { return p.key == paramCursor })
 	for _, p := range params {
 		switch {
 		case p.n > 1:
@@ -144,9 +156,11 @@ func parseList(s *spec, lim Limits, rawQuery string) (ListQuery, error) {
 			default:
 				q.Limit = n
 			}
-		case "offset":
+		case paramOffset:
 			n, ok := parseCount(p.value)
 			switch {
+			case hasCursor:
+				bad(p.key, "must not be combined with cursor")
 			case !ok:
 				bad(p.key, "must be a non-negative integer")
 			case n > lim.MaxOffset:
@@ -154,6 +168,12 @@ func parseList(s *spec, lim Limits, rawQuery string) (ListQuery, error) {
 			default:
 				q.Offset = n
 			}
+		case paramCursor:
+			if hasOffset {
+				bad(p.key, "must not be combined with offset")
+				continue
+			}
+			q.Cursor = p.value
 		case "created_after", "created_before":
 			t, ok := parseDateParam(p.value)
 			if !ok {

@@ -140,6 +140,15 @@ type Options struct {
 	Middleware []func(http.Handler) http.Handler
 	// Limits of list requests and the figures /schema reports.
 	Limits Limits
+	// Keyring signs and verifies list cursors (see the package
+	// documentation). Every pod serving the API must share it, so that a
+	// cursor issued by one verifies on the others; the first secret signs,
+	// the others still verify, so secrets rotate without breaking cursors in
+	// flight. Nil disables cursors: lists still report has_more, but
+	// next_cursor is always null, no Link header is sent and any non-empty
+	// cursor= is 400 "Invalid cursor" (no ephemeral secret is made up, as
+	// cursors signed by one pod would then fail on the others).
+	Keyring *gatehouse.Keyring
 	// Protected fields are refused in create and update bodies; a declared
 	// field of that name is read-only. Nil means [DefaultProtected]; id,
 	// organization_id, created_at and updated_at are always protected.
@@ -166,6 +175,7 @@ type Registry struct {
 	logger    *slog.Logger
 	now       func() time.Time
 	onWrite   func(ctx context.Context, tx *sql.Tx, c Change) error
+	keyring   *gatehouse.Keyring
 	specs     []*spec
 	routes    []Route
 	scopes    []scope.Scope
@@ -191,6 +201,7 @@ func New(opts Options) (*Registry, error) {
 		logger:  opts.Logger,
 		now:     opts.Now,
 		onWrite: opts.OnWrite,
+		keyring: opts.Keyring,
 		wrap:    slices.Clone(opts.Middleware),
 	}
 	if rg.dialect == 0 {
@@ -372,7 +383,7 @@ func (rg *Registry) buildMux(routes []Route, scopes map[scope.Scope]bool) (err e
 		slices.Sort(methods)
 		rg.plain(mux, p, methodNotAllowed(strings.Join(methods, ", ")))
 	}
-	mux.Handle("/", http.HandlerFunc(unsupported))
+	mux.Handle("/", http.HandlerFunc(rg.unsupported))
 	rg.mux = mux
 	return nil
 }
@@ -429,7 +440,10 @@ func methodNotAllowed(allow string) http.Handler {
 
 var errUnsupported = gatehouse.NewError(http.StatusNotFound, gatehouse.MsgUnsupportedResource)
 
-func unsupported(w http.ResponseWriter, r *http.Request) {
+// unsupported answers 404 "Unsupported resource" and records the route
+// "<prefix>/" (e.g. "/v1/"), so the audit log has a route for it.
+func (rg *Registry) unsupported(w http.ResponseWriter, r *http.Request) {
+	gatehouse.SetRoute(r.Context(), rg.prefix+"/")
 	gatehouse.WriteError(w, r, nil, errUnsupported)
 }
 
@@ -439,7 +453,7 @@ func unsupported(w http.ResponseWriter, r *http.Request) {
 func (rg *Registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.EscapedPath()
 	if p == "" || p[0] != '/' || !cleanPath(p) {
-		unsupported(w, r)
+		rg.unsupported(w, r)
 		return
 	}
 	rg.mux.ServeHTTP(w, r)
@@ -481,6 +495,20 @@ func (rg *Registry) Version() string { return rg.version }
 
 // Limits returns the limits with defaults applied.
 func (rg *Registry) Limits() Limits { return rg.limits }
+
+// CursorsEnabled reports whether list cursors are on (Options.Keyring is
+// set).
+func (rg *Registry) CursorsEnabled() bool { return rg.keyring != nil }
+
+// ListParameters returns the parameters every list request takes besides
+// the resource's filters, as /schema lists them: limit, offset, cursor
+// (when [Registry.CursorsEnabled]), created_after, created_before and q.
+func (rg *Registry) ListParameters() []string {
+	if rg.keyring == nil {
+		return []string{"limit", paramOffset, "created_after", "created_before", "q"}
+	}
+	return []string{"limit", paramOffset, paramCursor, "created_after", "created_before", "q"}
+}
 
 // Protected returns the protected field names.
 func (rg *Registry) Protected() []string { return slices.Clone(rg.protected) }

@@ -12,6 +12,7 @@ import (
 type schemaDoc struct {
 	Version         string           `json:"version"`
 	Resources       []schemaResource `json:"resources"`
+	ListParameters  []string         `json:"list_parameters"`
 	ProtectedFields []string         `json:"protected_fields"`
 	Limits          Limits           `json:"limits"`
 }
@@ -45,6 +46,7 @@ func (rg *Registry) buildSchema() ([]byte, error) {
 	doc := schemaDoc{
 		Version:         rg.version,
 		Resources:       make([]schemaResource, 0, len(rg.specs)),
+		ListParameters:  rg.ListParameters(),
 		ProtectedFields: rg.protected,
 		Limits:          rg.limits,
 	}
