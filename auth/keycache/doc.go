@@ -1,0 +1,44 @@
+// Package keycache verifies API keys without a store round trip per
+// request: [Cache] wraps any [auth.Store] and [auth.OrgChecker] and is both
+// itself, so it drops into auth.Options:
+//
+//	c, err := keycache.New(keycache.Options{Store: store, Orgs: store})
+//	mw, err := auth.New(auth.Options{Store: c, Orgs: c, Prefix: "joby"})
+//
+// # What is cached
+//
+// Keys by public id (at most MaxEntries, clock eviction), "not found" for
+// unknown public ids (at most MaxNegative, NegativeTTL, kept apart so that a
+// flood of unknown ids never evicts a valid key; repeated unknown ids cost no
+// store read, distinct ones do, so keep auth.Options.Throttle on), and each
+// organization's API switch (at most MaxOrgs). Store errors are never cached.
+// A cache hit takes one shard read lock, does no I/O and allocates nothing;
+// concurrent misses of the same id share one store read.
+//
+// The middleware checks revocation, expiry and the hash on every request,
+// so an entry only has to be as fresh as the store row it copies: expiry
+// needs no invalidation, while revocation, scope, limit or expiry changes
+// and organization switches do.
+//
+// # Consistency
+//
+// Changes reach the cache through [Cache.Apply] (or InvalidateKey,
+// InvalidateOrg, Flush). Call it in the process that made the change after
+// the store write returned: that process sees the change on its very next
+// lookup. Other processes learn about it through an invalidation feed such
+// as gatehouse.dev/auth/keycache/redisfeed, whose Publish does both.
+//
+// An invalidation and a concurrent store read are ordered: a read that
+// began before an invalidation is returned to its own caller but never
+// cached, and lookups that start after an invalidation never share a read
+// that began before it. So once a cache has applied a change, it never
+// answers with the state before it again.
+//
+// Staleness is bounded without the feed too. While the feed holds a valid
+// lease ([Cache.MarkFeedHealthy], renewed by the feed after every
+// successful read) entries live up to TTL (default 5 minutes). Without a
+// feed, during an outage, or when the feed stops renewing its lease,
+// entries older than StaleAfter (default 5 seconds) are read from the
+// store again, so a change made anywhere is seen within StaleAfter (plus
+// the lease still running when the feed went quiet).
+package keycache
