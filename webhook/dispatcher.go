@@ -428,9 +428,6 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		for _, j := range jobs {
 			queue <- j // never blocks: tokens bound the queue
 		}
-		if len(jobs) > 0 {
-			continue
-		}
 		if time.Since(lastCount) >= statsRefresh {
 			lastCount = time.Now()
 			if _, err := d.Backlog(ctx); err != nil && ctx.Err() == nil {
@@ -442,6 +439,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			if err := d.Cleanup(ctx); err != nil && ctx.Err() == nil {
 				d.logger.ErrorContext(ctx, "webhook: cleanup", "err", err)
 			}
+		}
+		if len(jobs) > 0 {
+			continue
 		}
 		timer.Reset(d.poll)
 		select {

@@ -116,7 +116,7 @@ func FuzzVerify(f *testing.F) {
 		if err == nil {
 			// Only a correct signature verifies.
 			want, serr := webhook.Sign(secret, id, time.Unix(mustInt(t, ts), 0), []byte(body))
-			if serr != nil || !strings.Contains(" "+sig+" ", " "+want+" ") && !strings.Contains(sig, want) {
+			if serr != nil || !strings.Contains(sig, want) {
 				t.Fatalf("Verify accepted %q for %q", sig, want)
 			}
 		}
