@@ -383,7 +383,7 @@ func testRecorders(t *testing.T, l Log, c int) {
 	defer cancel()
 	runErrs := make(chan error, recorders)
 	for i := range recs {
-		r, err := audit.NewRecorder(audit.RecorderOptions{Writer: l, BatchSize: []int{7, 16, 64, 128}[i], Buffer: 2048, FlushInterval: time.Millisecond, WriteTimeout: 10 * time.Second})
+		r, err := audit.NewRecorder(audit.RecorderOptions{Writer: l, BatchSize: []int{16, 32, 64, 128}[i], Buffer: 2048, FlushInterval: 5 * time.Millisecond, WriteTimeout: 10 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
