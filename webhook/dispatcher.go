@@ -636,9 +636,11 @@ func (d *Dispatcher) process(ctx context.Context, j job) {
 		return
 	}
 	if j.keyID != "" {
-		if reason, ok := d.checkKey(ctx, j); !ok {
+		reason, ok := d.checkKey(ctx, j)
+		if !ok {
 			return
-		} else if reason != "" {
+		}
+		if reason != "" {
 			d.skip(ctx, j, reason)
 			return
 		}
@@ -646,7 +648,14 @@ func (d *Dispatcher) process(ctx context.Context, j job) {
 	d.inFlight.Add(1)
 	res := d.send(ctx, j)
 	d.inFlight.Add(-1)
-	d.record(ctx, j, res)
+	if !res.ok && ctx.Err() != nil {
+		// Our caller gave up (Dispatch's context ended): not the
+		// receiver's failure, so it does not count as an attempt.
+		d.unclaim(context.WithoutCancel(ctx), j)
+		return
+	}
+	// Record what happened even if our caller gives up now.
+	d.record(context.WithoutCancel(ctx), j, res)
 }
 
 // checkKey applies the owning key's current state: ok false means the
