@@ -38,6 +38,15 @@ type Options struct {
 	// error is written with [gatehouse.WriteError] (use a *gatehouse.Error
 	// with status 401 or 403). Required.
 	Authorize func(r *http.Request) error
+	// Principal names the admin behind an authorized request, for the
+	// actions trail. Nil means "admin".
+	Principal func(r *http.Request) string
+	// Events is the actions trail: organization created, API switched on
+	// or off, key created, changed or revoked — who, what, when — readable
+	// at GET {prefix}/orgs/{org_id}/events. Nil: nothing is recorded and
+	// the endpoint answers an empty list. Recording failures are logged and
+	// never fail the action.
+	Events audit.Events
 	// KeyPrefix is the prefix of issued keys (e.g. "joby"). Required.
 	KeyPrefix string
 	// Env of issued keys, "live" (default) or "test".
@@ -142,6 +151,7 @@ func (h *Handler) routes() {
 		{"/orgs/{org_id}/api-keys/{key_id}", []route{{http.MethodGet, h.getKey}, {http.MethodPatch, h.patchKey}}},
 		{"/orgs/{org_id}/api-keys/{key_id}/revoke", []route{{http.MethodPost, h.revokeKey}}},
 		{"/orgs/{org_id}/api-keys/{key_id}/audit", []route{{http.MethodGet, h.keyAudit}}},
+		{"/orgs/{org_id}/events", []route{{http.MethodGet, h.orgEvents}}},
 	}
 	for _, e := range table {
 		allow := make([]string, 0, len(e.routes)+1)
@@ -175,6 +185,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	gatehouse.WriteError(w, r, h.opts.Logger, err)
+}
+
+// record appends an entry to the actions trail.
+func (h *Handler) record(r *http.Request, orgID, action, target string, details map[string]string) {
+	if h.opts.Events == nil {
+		return
+	}
+	actor := "admin"
+	if h.opts.Principal != nil {
+		if p := h.opts.Principal(r); p != "" {
+			actor = p
+		}
+	}
+	err := h.opts.Events.Append(r.Context(), audit.Event{
+		Time: h.opts.Now(), OrganizationID: orgID, Actor: actor, Action: action, Target: target, Details: details,
+	})
+	if err != nil {
+		h.opts.Logger.ErrorContext(r.Context(), "admin: recording an admin action failed",
+			"request_id", gatehouse.RequestIDFromContext(r.Context()), "action", action, "err", err)
+	}
 }
 
 func (h *Handler) changed(ctx context.Context, orgID, keyID string) {

@@ -353,3 +353,50 @@ func TestNewValidates(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestEventsTrail(t *testing.T) {
+	t.Parallel()
+	store := auth.NewMemory(auth.MemoryOptions{})
+	events := audit.NewMemoryEvents(audit.MemoryEventsOptions{})
+	authorize, _ := admin.BearerToken(token)
+	h, err := admin.New(admin.Options{
+		Keys: store, Orgs: store, Authorize: authorize, KeyPrefix: "joby", Scopes: []scope.Scope{"leads:read", "tasks:read"},
+		Events: events, Principal: func(*http.Request) string { return "ops@example.com" },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, h: gatehouse.RequestID(h), store: store}
+	org := e.org(true)
+	k := e.key(org, `{"name":"zap","scopes":["leads:read"]}`)
+	id := k["id"].(string)
+	e.do("PATCH", "/admin/orgs/"+org+"/api-keys/"+id, `{"scopes":["tasks:read"],"rate_limit_per_minute":10}`)
+	e.do("POST", "/admin/orgs/"+org+"/api-keys/"+id+"/revoke", "")
+	e.do("POST", "/admin/orgs/"+org+"/api-keys/"+id+"/revoke", "") // idempotent: recorded once
+	e.do("PATCH", "/admin/orgs/"+org, `{"api_enabled":false}`)
+	other := e.org(false)
+
+	r := e.do("GET", "/admin/orgs/"+org+"/events", "")
+	list, _ := r.Body["data"].([]any)
+	var got []string
+	for _, v := range list {
+		ev := v.(map[string]any)
+		if ev["actor"] != "ops@example.com" || ev["organization_id"] != org {
+			t.Fatalf("event %v", ev)
+		}
+		got = append(got, ev["action"].(string))
+	}
+	want := "[org.api_disabled key.revoked key.updated key.created org.api_enabled org.created]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("events %v, want %s", got, want)
+	}
+	if strings.Contains(r.Raw, k["key"].(string)) {
+		t.Fatal("the trail holds the raw key")
+	}
+	if !strings.Contains(r.Raw, `"changed":"rate_limit_per_minute,scopes"`) {
+		t.Errorf("update details: %s", r.Raw)
+	}
+	if r := e.do("GET", "/admin/orgs/"+other+"/events", ""); len(r.Body["data"].([]any)) != 1 {
+		t.Errorf("other org events: %s", r.Raw)
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -137,6 +139,7 @@ func (h *Handler) createOrg(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, fmt.Errorf("admin: create org: %w", err))
 		return
 	}
+	h.record(r, o.ID, audit.ActionOrgCreated, o.ID, map[string]string{"name": o.Name})
 	w.Header().Set("Location", h.opts.Prefix+"/orgs/"+o.ID)
 	gatehouse.WriteData(w, r, http.StatusCreated, toOrgJSON(o))
 }
@@ -177,6 +180,11 @@ func (h *Handler) patchOrg(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.changed(r.Context(), o.ID, "")
+	action := audit.ActionAPIDisabled
+	if on {
+		action = audit.ActionAPIEnabled
+	}
+	h.record(r, o.ID, action, o.ID, nil)
 	gatehouse.WriteData(w, r, http.StatusOK, toOrgJSON(o))
 }
 
@@ -241,6 +249,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	h.record(r, o.ID, audit.ActionKeyCreated, k.ID, keyDetails(k))
 	out := toKeyJSON(k)
 	out.Key = raw.Reveal()
 	w.Header().Set("Location", h.opts.Prefix+"/orgs/"+o.ID+"/api-keys/"+k.ID)
@@ -296,6 +305,10 @@ func (h *Handler) patchKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.changed(r.Context(), k.OrganizationID, k.ID)
+	changedFields := slices.Sorted(maps.Keys(m))
+	trail := keyDetails(k)
+	trail["changed"] = strings.Join(changedFields, ",")
+	h.record(r, k.OrganizationID, audit.ActionKeyUpdated, k.ID, trail)
 	gatehouse.WriteData(w, r, http.StatusOK, toKeyJSON(k))
 }
 
@@ -305,12 +318,16 @@ func (h *Handler) revokeKey(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	wasRevoked := k.Revoked()
 	k, err = h.opts.Keys.RevokeKey(r.Context(), k.OrganizationID, k.ID, h.opts.Now().UTC())
 	if err != nil {
 		h.fail(w, r, storeErr(err))
 		return
 	}
 	h.changed(r.Context(), k.OrganizationID, k.ID)
+	if !wasRevoked {
+		h.record(r, k.OrganizationID, audit.ActionKeyRevoked, k.ID, map[string]string{"name": k.Name})
+	}
 	gatehouse.WriteData(w, r, http.StatusOK, toKeyJSON(k))
 }
 
@@ -332,6 +349,39 @@ func (h *Handler) keyAudit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	gatehouse.WriteData(w, r, http.StatusOK, entries)
+}
+
+func (h *Handler) orgEvents(w http.ResponseWriter, r *http.Request) {
+	o, err := h.org(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	events := []audit.Event{}
+	if h.opts.Events != nil {
+		got, err := h.opts.Events.List(r.Context(), o.ID)
+		if err != nil {
+			h.fail(w, r, fmt.Errorf("admin: read events: %w", err))
+			return
+		}
+		if got != nil {
+			events = got
+		}
+	}
+	gatehouse.WriteData(w, r, http.StatusOK, events)
+}
+
+// keyDetails describes a key for the actions trail: never the key or hash.
+func keyDetails(k auth.Key) map[string]string {
+	d := map[string]string{
+		"name":                  k.Name,
+		"scopes":                strings.Join(k.Scopes.Strings(), " "),
+		"rate_limit_per_minute": strconv.Itoa(k.RateLimitPerMinute),
+	}
+	if k.ExpiresAt != nil {
+		d["expires_at"] = k.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return d
 }
 
 // parseName validates a 1–80 character name (after trimming spaces).

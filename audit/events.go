@@ -68,14 +68,15 @@ func PrepareEvent(e Event, now func() time.Time) (Event, error) {
 	if e.OrganizationID == "" || e.Action == "" {
 		return Event{}, ErrInvalidEvent
 	}
-	if e.ID == "" {
-		e.ID = uuid.New()
-	}
 	if e.Time.IsZero() {
 		if now == nil {
 			now = time.Now
 		}
 		e.Time = now()
+	}
+	if e.ID == "" {
+		// Time-ordered, so events of the same millisecond keep their order.
+		e.ID = uuid.NewV7(e.Time)
 	}
 	e.Time = e.Time.UTC().Truncate(time.Millisecond)
 	e.ID = cleanString(e.ID)

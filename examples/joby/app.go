@@ -18,6 +18,7 @@ import (
 	"gatehouse.dev/admin"
 	"gatehouse.dev/audit"
 	"gatehouse.dev/audit/redisaudit"
+	"gatehouse.dev/audit/sqlaudit"
 	"gatehouse.dev/auth"
 	"gatehouse.dev/auth/sqlstore"
 	"gatehouse.dev/internal/uuid"
@@ -199,13 +200,22 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	// request id → auth → audit → rate limit → registry (router, scopes, handlers)
 	a.api = gatehouse.RequestID(authn.Wrap(recorder.Wrap(limiter.Wrap(a.reg))))
 
+	// The admin actions trail lives in the database with the keys.
+	events, err := sqlaudit.NewEvents(sqlaudit.EventsOptions{DB: db, Dialect: dialect, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	if err := events.Migrate(ctx); err != nil {
+		return nil, err
+	}
+
 	if cfg.AdminToken != "" {
 		authorize, err := admin.BearerToken(cfg.AdminToken)
 		if err != nil {
 			return nil, err
 		}
 		ah, err := admin.New(admin.Options{
-			Keys: a.store, Orgs: a.store, Audit: auditRead,
+			Keys: a.store, Orgs: a.store, Audit: auditRead, Events: events,
 			Authorize: authorize, KeyPrefix: "joby", Scopes: a.reg.Scopes(),
 			Logger: cfg.Logger, Now: cfg.Now,
 		})

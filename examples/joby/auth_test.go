@@ -102,6 +102,9 @@ func TestKeyLifecycle(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		// Revocation takes effect on the very next request.
+		if r := a.admin("GET", "/orgs/"+org+"/events", ""); r.Code != 200 || !strings.Contains(r.Raw, `"action":"key.updated"`) || !strings.Contains(r.Raw, `"action":"org.api_disabled"`) {
+			t.Fatalf("events: %d %s", r.Code, r.Raw)
+		}
 		key2, id2 := a.newKey(org, "")
 		if r := a.key(key2, "GET", "/v1/leads", ""); r.Code != 200 {
 			t.Fatal(r.Raw)
