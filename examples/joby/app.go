@@ -25,8 +25,10 @@ import (
 	"gatehouse.dev/ratelimit"
 	"gatehouse.dev/ratelimit/redislimit"
 	"gatehouse.dev/resource"
+	"gatehouse.dev/scope"
 	"gatehouse.dev/sqldb"
 	"gatehouse.dev/tenancy"
+	"gatehouse.dev/webhook"
 )
 
 //go:embed schema_sqlite.sql
@@ -48,8 +50,19 @@ type config struct {
 	// Replicas is the number of pods sharing Redis, for the limiter's
 	// per-pod fallback limit while Redis is down. Zero means 1.
 	Replicas int
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Keyring holds the server secrets every pod shares (cursor MACs,
+	// webhook signing secrets at rest). Nil means a fresh one for this
+	// process only.
+	Keyring *gatehouse.Keyring
+	// PersistKeyring (demo mode) generates the keyring once and keeps it in
+	// the database, so a restarted demo still opens its webhook secrets and
+	// accepts its cursors. Production pods get GATEHOUSE_SECRET_KEYS.
+	PersistKeyring bool
+	// WebhookLoopback lets webhooks target http:// URLs on loopback
+	// addresses and any port (tests and local development only).
+	WebhookLoopback bool
+	Logger          *slog.Logger
+	Now             func() time.Time
 }
 
 // app is the assembled Joby API: the public handler (/v1, /healthz), the
@@ -57,8 +70,10 @@ type config struct {
 type app struct {
 	db      *sql.DB
 	dialect tenancy.Dialect
+	logger  *slog.Logger
 	store   *sqlstore.Store
 	reg     *resource.Registry
+	webhook *webhook.Service
 	redis   redis.UniversalClient
 	limiter ratelimit.Limiter
 	usage   *auth.Usage
@@ -86,7 +101,7 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{db: db, dialect: dialect}
+	a := &app{db: db, dialect: dialect, logger: cfg.Logger}
 	ok := false
 	defer func() {
 		if !ok {
@@ -116,8 +131,59 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 		return nil, err
 	}
 
+	switch {
+	case cfg.Keyring != nil:
+	case cfg.PersistKeyring:
+		if cfg.Keyring, err = demoKeyring(ctx, db, dialect); err != nil {
+			return nil, err
+		}
+	default:
+		cfg.Logger.Warn("joby: GATEHOUSE_SECRET_KEYS is not set: using a keyring for this process only (cursors and webhook secrets do not survive a restart)")
+		if cfg.Keyring, err = gatehouse.NewKeyring(gatehouse.GenerateSecret("ephemeral")); err != nil {
+			return nil, err
+		}
+	}
+	// Webhooks: every create and update of a resource is an event, written
+	// in the same transaction (outbox) and delivered by the dispatcher.
+	a.webhook, err = webhook.New(webhook.Options{
+		DB: db, Dialect: dialect, Keyring: cfg.Keyring, Resources: resources(),
+		AllowLoopback: cfg.WebhookLoopback, AllowHTTP: cfg.WebhookLoopback, AllowAnyPort: cfg.WebhookLoopback,
+		Logger: cfg.Logger, Now: cfg.Now,
+		Caller: func(r *http.Request) (string, string, bool) {
+			k, ok := auth.FromContext(r.Context())
+			return k.ID, k.OrganizationID, ok
+		},
+		KeyCheck: func(ctx context.Context, orgID, keyID string) (scope.Set, bool, error) {
+			k, err := a.store.GetKey(ctx, orgID, keyID)
+			if errors.Is(err, auth.ErrNotFound) {
+				return scope.Set{}, false, nil
+			}
+			if err != nil {
+				return scope.Set{}, false, err
+			}
+			return k.Scopes, !k.Revoked() && !k.Expired(cfg.Now()), nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.webhook.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	webhookRoutes, err := a.webhook.Routes()
+	if err != nil {
+		return nil, err
+	}
+	dispatcher, err := webhook.NewDispatcher(webhook.DispatcherOptions{Service: a.webhook, Logger: cfg.Logger, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	a.runners = append(a.runners, dispatcher.Run)
+	db.SetMaxIdleConns(16)
+
 	a.reg, err = resource.New(resource.Options{
-		DB: db, Dialect: dialect, Resources: resources(), Logger: cfg.Logger, Now: cfg.Now,
+		DB: db, Dialect: dialect, Resources: resources(), Routes: webhookRoutes,
+		OnWrite: a.webhook.OnWrite, Logger: cfg.Logger, Now: cfg.Now,
 	})
 	if err != nil {
 		return nil, err
@@ -216,17 +282,74 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 		}
 		ah, err := admin.New(admin.Options{
 			Keys: a.store, Orgs: a.store, Audit: auditRead, Events: events,
-			Authorize: authorize, KeyPrefix: "joby", Scopes: a.reg.Scopes(),
+			OnKeyChange: a.keyChanged,
+			Authorize:   authorize, KeyPrefix: "joby", Scopes: a.reg.Scopes(),
 			Logger: cfg.Logger, Now: cfg.Now,
 		})
 		if err != nil {
 			return nil, err
 		}
 		a.adminH = ah
-		a.admin = gatehouse.RequestID(ah)
+		wh, err := a.webhook.AdminHandler(webhook.AdminOptions{
+			Authorize: authorize,
+			OrgExists: func(ctx context.Context, orgID string) (bool, error) {
+				_, err := a.store.GetOrg(ctx, orgID)
+				if errors.Is(err, auth.ErrNotFound) {
+					return false, nil
+				}
+				return err == nil, err
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/admin/", ah)
+		mux.Handle("/admin/orgs/{org_id}/webhooks", wh)
+		mux.Handle("/admin/orgs/{org_id}/webhooks/", wh)
+		a.admin = gatehouse.RequestID(mux)
 	}
 	ok = true
 	return a, nil
+}
+
+// demoKeyring loads the demo's keyring from the database, generating it on
+// first use. Keeping secrets beside the data they protect is for the demo
+// only.
+func demoKeyring(ctx context.Context, db *sql.DB, d tenancy.Dialect) (*gatehouse.Keyring, error) {
+	if err := tenancy.Migrate(ctx, db, d, "joby-settings", []string{
+		"CREATE TABLE IF NOT EXISTS joby_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+	}); err != nil {
+		return nil, err
+	}
+	fresh, err := gatehouse.NewKeyring(gatehouse.GenerateSecret("demo"))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.ExecContext(ctx, d.Rebind("INSERT INTO joby_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"),
+		"keyring", fresh.Format()); err != nil {
+		return nil, fmt.Errorf("joby: store demo keyring: %w", err)
+	}
+	var v string
+	if err := db.QueryRowContext(ctx, d.Rebind("SELECT value FROM joby_settings WHERE name = ?"), "keyring").Scan(&v); err != nil {
+		return nil, fmt.Errorf("joby: load demo keyring: %w", err)
+	}
+	return gatehouse.ParseKeyring(v)
+}
+
+// keyChanged runs after the admin API changed a key (or an organization's
+// API switch): a revoked key's webhook subscriptions are disabled.
+func (a *app) keyChanged(ctx context.Context, orgID, keyID string) {
+	if keyID == "" {
+		return
+	}
+	k, err := a.store.GetKey(ctx, orgID, keyID)
+	if err == nil && k.Revoked() {
+		err = a.webhook.DisableKey(ctx, orgID, keyID)
+	}
+	if err != nil {
+		a.logger.ErrorContext(ctx, "joby: applying a key change", "key_id", keyID, "err", err)
+	}
 }
 
 // handler serves /v1 and /healthz, and /admin unless it has its own

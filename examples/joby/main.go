@@ -14,6 +14,7 @@
 //	-redis       (REDIS_URL)     redis://host:6379/0 or redis+cluster://h1:p1,h2:p2 (empty: in-process)
 //	-replicas    (REPLICAS)      pods sharing Redis, for the fallback limit, default 1
 //	-demo                        create a demo organization and key, generate ADMIN_TOKEN
+//	             (GATEHOUSE_SECRET_KEYS) id:base64key,… shared by all pods (cursors, webhook secrets)
 //	             (ADMIN_TOKEN)   bearer token of /admin, at least 32 characters
 package main
 
@@ -35,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	"gatehouse.dev"
 	"gatehouse.dev/auth"
 	"gatehouse.dev/scope"
 )
@@ -81,7 +83,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	a, err := newApp(ctx, config{DB: *dbURL, AdminToken: adminToken, Redis: *redisURL, Replicas: *replicas, Logger: logger})
+	cfg := config{DB: *dbURL, AdminToken: adminToken, Redis: *redisURL, Replicas: *replicas, Logger: logger, PersistKeyring: *demo}
+	if v := getenv("GATEHOUSE_SECRET_KEYS"); v != "" {
+		k, err := gatehouse.ParseKeyring(v)
+		if err != nil {
+			return err
+		}
+		cfg.Keyring = k
+	}
+	a, err := newApp(ctx, cfg)
 	if err != nil {
 		return err
 	}
