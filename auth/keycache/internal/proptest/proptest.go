@@ -60,6 +60,9 @@ type Config struct {
 	// Pause, when set, runs between a writer's operations (for example a
 	// short sleep so that readers see many intermediate states).
 	Pause func()
+	// BeforeConverge, when set, runs after the last change and lookup,
+	// before the convergence check (for example to let deliveries drain).
+	BeforeConverge func()
 }
 
 // Result summarises a run.
@@ -328,6 +331,9 @@ func Run(t *testing.T, cfg Config) Result {
 	}
 
 	// Every pod converges to every key's final state.
+	if cfg.BeforeConverge != nil {
+		cfg.BeforeConverge()
+	}
 	deadline := time.Now().Add(cfg.Converge)
 	revoked := 0
 	for idx, ki := range keys {
