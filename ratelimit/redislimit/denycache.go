@@ -84,14 +84,6 @@ func (c *denyCache) put(key string, d denial, now int64) {
 	s.mu.Unlock()
 }
 
-// forget drops key's denial (after Redis allowed it: the cache was stale).
-func (c *denyCache) forget(key string) {
-	s := c.shard(key)
-	s.mu.Lock()
-	delete(s.m, key)
-	s.mu.Unlock()
-}
-
 func (c *denyCache) len() int {
 	n := 0
 	for i := range c.shards {

@@ -162,10 +162,10 @@ func New(opts Options) (*Limiter, error) {
 	}
 	l := &Limiter{
 		client:   opts.Client,
-		prefix:   cmp(opts.Prefix, DefaultPrefix),
+		prefix:   orDefault(opts.Prefix, DefaultPrefix),
 		policy:   opts.Policy,
 		replicas: max(opts.Replicas, 1),
-		timeout:  cmp(opts.Timeout, DefaultTimeout),
+		timeout:  orDefault(opts.Timeout, DefaultTimeout),
 		logger:   opts.Logger,
 		now:      opts.Now,
 		closed:   gatehouse.NewError(http.StatusServiceUnavailable, MsgUnavailable),
@@ -178,13 +178,13 @@ func New(opts Options) (*Limiter, error) {
 	}
 	l.base = l.now()
 	l.breaker = &breaker{
-		threshold: int64(cmp(opts.BreakerFailures, DefaultBreakerFailures)),
-		cooldown:  cmp(opts.BreakerCooldown, DefaultBreakerCooldown),
+		threshold: int64(orDefault(opts.BreakerFailures, DefaultBreakerFailures)),
+		cooldown:  orDefault(opts.BreakerCooldown, DefaultBreakerCooldown),
 		logger:    l.logger,
 		clock:     l.mono,
 	}
 	if opts.DenyCacheSize >= 0 {
-		l.deny = newDenyCache(cmp(opts.DenyCacheSize, DefaultDenyCacheSize))
+		l.deny = newDenyCache(orDefault(opts.DenyCacheSize, DefaultDenyCacheSize))
 	}
 	mem, err := ratelimit.NewMemory(ratelimit.MemoryOptions{Now: l.now})
 	if err != nil {
@@ -195,16 +195,16 @@ func New(opts Options) (*Limiter, error) {
 		client:   opts.Client,
 		detach:   !honoursContext(opts.Client),
 		batch:    !opts.DisableBatching,
-		maxBatch: cmp(opts.MaxBatch, DefaultMaxBatch),
+		maxBatch: orDefault(opts.MaxBatch, DefaultMaxBatch),
 		timeout:  l.timeout,
-		sem:      make(chan struct{}, cmp(opts.MaxInflight, DefaultMaxInflight)),
+		sem:      make(chan struct{}, orDefault(opts.MaxInflight, DefaultMaxInflight)),
 	}
 	l.rate = redis_rate.NewLimiter(scripter{d: l.dispatch, client: opts.Client})
 	return l, nil
 }
 
-// cmp returns v, or def when v is the zero value.
-func cmp[T comparable](v, def T) T {
+// orDefault returns v, or def when v is the zero value.
+func orDefault[T comparable](v, def T) T {
 	var zero T
 	if v == zero {
 		return def
