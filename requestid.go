@@ -16,10 +16,13 @@ type requestKey struct{}
 
 // requestState is the per-request record shared by the middlewares of one
 // chain. Inner handlers fill in what outer middlewares read after the handler
-// returns (the route pattern).
+// returns (the route pattern, the outcome and the caller, see outcome.go).
 type requestState struct {
-	id    string
-	route string
+	id      string
+	route   string
+	outcome string
+	keyID   string
+	orgID   string
 }
 
 // RequestID is the first middleware of every chain: it gives the request a

@@ -146,7 +146,10 @@ func validHeaderName(s string) bool {
 //   - 403 "Developer API is not enabled for this organization";
 //   - 500 when the store fails (the cause is logged, never written).
 //
-// Every 401 carries "WWW-Authenticate: Bearer".
+// Every 401 carries "WWW-Authenticate: Bearer". The middleware records the
+// outcome (authenticated, unauthenticated or module_disabled) and, once
+// authenticated, the key id and organization with [gatehouse.SetOutcome]
+// and [gatehouse.SetCaller], for metrics taken outside it.
 func (m *Middleware) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if m.throttle != nil {
@@ -157,6 +160,12 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		}
 		k, err := m.authenticate(r)
 		if err != nil {
+			switch gatehouse.StatusOf(err) {
+			case http.StatusUnauthorized:
+				gatehouse.SetOutcome(r.Context(), gatehouse.OutcomeUnauthenticated)
+			case http.StatusForbidden:
+				gatehouse.SetOutcome(r.Context(), gatehouse.OutcomeModuleDisabled)
+			}
 			gatehouse.WriteError(w, r, m.logger, err)
 			if m.throttle != nil && gatehouse.StatusOf(err) == http.StatusUnauthorized {
 				m.throttle.Failed(r)
@@ -166,6 +175,8 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		if m.usage != nil {
 			m.usage.Mark(k.ID)
 		}
+		gatehouse.SetOutcome(r.Context(), gatehouse.OutcomeAuthenticated)
+		gatehouse.SetCaller(r.Context(), k.ID, k.OrganizationID)
 		ctx := NewContext(r.Context(), k)
 		ctx = tenancy.NewContext(ctx, k.OrganizationID)
 		ctx = scope.NewContext(ctx, k.Scopes)

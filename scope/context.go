@@ -23,12 +23,14 @@ func FromContext(ctx context.Context) (Set, bool) {
 // Require returns a middleware that lets a request through only when the
 // scopes in its context include sc; otherwise it answers 403
 // {"error":"Missing scope","required_scope":"<sc>"}. A request with no
-// scopes in its context is refused the same way (fail closed).
+// scopes in its context is refused the same way (fail closed). A refusal
+// records [gatehouse.OutcomeForbiddenScope] with [gatehouse.SetOutcome].
 func Require(sc Scope) func(http.Handler) http.Handler {
 	denied := gatehouse.NewError(http.StatusForbidden, gatehouse.MsgMissingScope).With("required_scope", string(sc))
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if granted, ok := FromContext(r.Context()); !ok || !granted.Has(sc) {
+				gatehouse.SetOutcome(r.Context(), gatehouse.OutcomeForbiddenScope)
 				gatehouse.WriteError(w, r, nil, denied)
 				return
 			}
@@ -38,10 +40,13 @@ func Require(sc Scope) func(http.Handler) http.Handler {
 }
 
 // Check returns the 403 *gatehouse.Error for a missing scope, or nil when
-// ctx grants sc. Handlers that pick the scope at run time use it.
+// ctx grants sc. Handlers that pick the scope at run time use it. A
+// refusal records [gatehouse.OutcomeForbiddenScope] with
+// [gatehouse.SetOutcome].
 func Check(ctx context.Context, sc Scope) error {
 	if granted, ok := FromContext(ctx); ok && granted.Has(sc) {
 		return nil
 	}
+	gatehouse.SetOutcome(ctx, gatehouse.OutcomeForbiddenScope)
 	return gatehouse.NewError(http.StatusForbidden, gatehouse.MsgMissingScope).With("required_scope", string(sc))
 }
