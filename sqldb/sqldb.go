@@ -10,29 +10,64 @@ package sqldb
 
 import (
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
-	_ "modernc.org/sqlite"             // registers "sqlite"
+	"github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"modernc.org/sqlite"             // registers "sqlite"
 
 	"gatehouse.dev/tenancy"
 )
+
+// Options configures [OpenWith]. The zero value opens exactly like [Open].
+type Options struct {
+	// WrapConnector, when set, wraps the driver's connector before the
+	// connection pool uses it: for example the Connector of
+	// gatehouse.dev/telemetry, which makes a span per statement. The
+	// connector it returns should report the wrapped connector's Driver, so
+	// that tenancy.DialectOf still recognizes the database. Nil means no
+	// wrapping.
+	WrapConnector func(driver.Connector) driver.Connector
+}
 
 // Open opens dsn. A "postgres://" or "postgresql://" URL opens PostgreSQL;
 // anything else is taken as the path of a SQLite file, opened with
 // [OpenSQLite].
 func Open(dsn string) (*sql.DB, tenancy.Dialect, error) {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		db, err := sql.Open("pgx", dsn)
+	return OpenWith(dsn, Options{})
+}
+
+// OpenWith is [Open] with options: the same databases with the same
+// settings (for SQLite the pragmas and immediate transactions of
+// [OpenSQLite]), through connectors that opts.WrapConnector may wrap.
+func OpenWith(dsn string, opts Options) (*sql.DB, tenancy.Dialect, error) {
+	if isPostgres(dsn) {
+		if opts.WrapConnector == nil {
+			db, err := sql.Open("pgx", dsn)
+			if err != nil {
+				return nil, 0, fmt.Errorf("sqldb: open postgres: %w", err)
+			}
+			return db, tenancy.Postgres, nil
+		}
+		dc, ok := stdlib.GetDefaultDriver().(driver.DriverContext)
+		if !ok {
+			return nil, 0, errors.New("sqldb: pgx driver has no connector")
+		}
+		c, err := dc.OpenConnector(dsn)
 		if err != nil {
 			return nil, 0, fmt.Errorf("sqldb: open postgres: %w", err)
 		}
-		return db, tenancy.Postgres, nil
+		return openConnector(c, opts), tenancy.Postgres, nil
 	}
-	db, err := OpenSQLite(dsn)
+	db, err := openSQLite(dsn, opts)
 	return db, tenancy.SQLite, err
+}
+
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // OpenSQLite opens the SQLite file at path (created if missing) with
@@ -40,6 +75,10 @@ func Open(dsn string) (*sql.DB, tenancy.Dialect, error) {
 // immediate transactions, so concurrent writers queue on the busy timeout
 // instead of failing with SQLITE_BUSY halfway through a transaction.
 func OpenSQLite(path string) (*sql.DB, error) {
+	return openSQLite(path, Options{})
+}
+
+func openSQLite(path string, opts Options) (*sql.DB, error) {
 	if path == "" {
 		return nil, fmt.Errorf("sqldb: empty SQLite path")
 	}
@@ -50,9 +89,24 @@ func OpenSQLite(path string) (*sql.DB, error) {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
 	u := url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath(), RawQuery: q.Encode()}
-	db, err := sql.Open("sqlite", u.String())
+	if opts.WrapConnector == nil {
+		db, err := sql.Open("sqlite", u.String())
+		if err != nil {
+			return nil, fmt.Errorf("sqldb: open sqlite %s: %w", path, err)
+		}
+		return db, nil
+	}
+	c, err := sqlite.NewConnector(u.String())
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: open sqlite %s: %w", path, err)
 	}
-	return db, nil
+	return openConnector(c, opts), nil
+}
+
+// openConnector opens a pool on c as opts.WrapConnector wraps it.
+func openConnector(c driver.Connector, opts Options) *sql.DB {
+	if w := opts.WrapConnector(c); w != nil {
+		c = w
+	}
+	return sql.OpenDB(c)
 }
