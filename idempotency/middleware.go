@@ -138,12 +138,10 @@ func New(opts Options) (*Middleware, error) {
 var (
 	errInProgress = gatehouse.NewError(http.StatusConflict, gatehouse.MsgIdempotencyInProgress).WithHeader("Retry-After", "1")
 	errMismatch   = gatehouse.NewError(http.StatusUnprocessableEntity, gatehouse.MsgIdempotencyMismatch)
-	errBadKey     = gatehouse.NewError(http.StatusBadRequest, gatehouse.MsgInvalidHeaders).
-			With("fields", []string{Header}).
-			With("details", []resource.Detail{{Field: Header, Message: "must be 1 to 255 printable ASCII characters"}})
-	errRepeatedKey = gatehouse.NewError(http.StatusBadRequest, gatehouse.MsgInvalidHeaders).
-			With("fields", []string{Header}).
-			With("details", []resource.Detail{{Field: Header, Message: "must not be repeated"}})
+	errBadKey     = gatehouse.FieldsError(gatehouse.MsgInvalidHeaders, Header).
+			With("details", []gatehouse.FieldError{{Field: Header, Message: "must be 1 to 255 printable ASCII characters"}})
+	errRepeatedKey = gatehouse.FieldsError(gatehouse.MsgInvalidHeaders, Header).
+			With("details", []gatehouse.FieldError{{Field: Header, Message: "must not be repeated"}})
 )
 
 // ValidKey reports whether s is an acceptable Idempotency-Key: 1 to 255

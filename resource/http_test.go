@@ -1,6 +1,7 @@
 package resource_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -810,6 +811,19 @@ func testSchema(t *testing.T, e *env, org string) {
 	}
 	if fmt.Sprint(d["list_parameters"]) != "[limit offset created_after created_before q]" {
 		t.Errorf("list_parameters without a keyring: %v", d["list_parameters"])
+	}
+	// The version serving the request (gatehouse.Versioner) is reported.
+	for _, v := range []string{"v1", "2026-07-01"} {
+		req := httptest.NewRequest("GET", "/v1/schema", nil)
+		ctx := gatehouse.NewVersionContext(gatehouse.NewRequestContext(req.Context(), "r"), v)
+		rec := httptest.NewRecorder()
+		e.reg.ServeHTTP(rec, req.WithContext(scopeCtx(tenancy.NewContext(ctx, org), e.all)))
+		var body struct {
+			Data map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Data["version"] != v || len(body.Data["resources"].([]any)) != 4 {
+			t.Errorf("pinned %s: %s", v, rec.Body)
+		}
 	}
 	if fmt.Sprint(d["limits"]) != "map[audit_log_size:50 default_limit:50 default_rate_limit_per_minute:60 max_limit:1000 max_offset:10000 max_rate_limit_per_minute:300]" {
 		t.Errorf("limits %v", d["limits"])

@@ -125,7 +125,9 @@ type Options struct {
 	Dialect tenancy.Dialect
 	// Prefix of every route: default "/v1".
 	Prefix string
-	// Version reported by /schema: default "v1".
+	// Version reported by /schema: default "v1". When a
+	// gatehouse.Versioner serves the request, /schema reports the version
+	// it put in the context instead; give both the same current version.
 	Version string
 	// Resources served. Names must be unique.
 	Resources []Resource

@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -82,7 +83,27 @@ func (rg *Registry) buildSchema() ([]byte, error) {
 }
 
 // serveSchema answers GET /schema (for any authenticated caller: see
-// anyCaller).
+// anyCaller). "version" is the API version serving the request when a
+// gatehouse.Versioner put one in the context, else Options.Version.
 func (rg *Registry) serveSchema(w http.ResponseWriter, r *http.Request) {
-	gatehouse.WriteData(w, r, http.StatusOK, json.RawMessage(rg.schema))
+	doc := rg.schema
+	if v, ok := gatehouse.VersionFromContext(r.Context()); ok && v != rg.version {
+		doc = withVersion(rg.schema, rg.version, v)
+	}
+	gatehouse.WriteData(w, r, http.StatusOK, json.RawMessage(doc))
+}
+
+// withVersion returns the schema document with its leading "version"
+// member (json.Marshal writes the fields of schemaDoc in order) set to v.
+func withVersion(doc []byte, old, v string) []byte {
+	oldJSON, _ := json.Marshal(old)
+	newJSON, _ := json.Marshal(v)
+	prefix := append([]byte(`{"version":`), oldJSON...)
+	if !bytes.HasPrefix(doc, prefix) {
+		return doc
+	}
+	out := make([]byte, 0, len(doc)+len(newJSON))
+	out = append(out, `{"version":`...)
+	out = append(out, newJSON...)
+	return append(out, doc[len(prefix):]...)
 }

@@ -1,0 +1,84 @@
+package auth
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"gatehouse.dev"
+)
+
+// WhoAmIOptions configures [WhoAmI]. The zero value works.
+type WhoAmIOptions struct {
+	// Version is the API version reported when the request carries none
+	// in its context (see gatehouse.VersionFromContext, set by
+	// gatehouse.Versioner); e.g. "v1". Empty reports null.
+	Version string
+	// Logger receives the cause of a 500 (a chain without the
+	// authentication middleware); nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// whoami is the data of GET /v1/whoami.
+type whoami struct {
+	OrganizationID     string   `json:"organization_id"`
+	KeyID              string   `json:"key_id"`
+	KeyName            string   `json:"key_name"`
+	DisplayPrefix      string   `json:"display_prefix"`
+	Env                string   `json:"env"`
+	Scopes             []string `json:"scopes"`
+	RateLimitPerMinute int      `json:"rate_limit_per_minute"`
+	ExpiresAt          *string  `json:"expires_at"`
+	APIVersion         *string  `json:"api_version"`
+}
+
+// WhoAmI returns the handler of GET /v1/whoami, the "test connection" call
+// of no-code platforms: any valid key may call it (mount it as a
+// resource.Route without a Scope, behind [Middleware]). It answers
+//
+//	{"data":{"organization_id","key_id","key_name","display_prefix","env",
+//	  "scopes":[…],"rate_limit_per_minute","expires_at","api_version"},"request_id"}
+//
+// from the key in the request context: expires_at is RFC 3339 UTC or null,
+// api_version the version serving the request (gatehouse.VersionFromContext)
+// or Options.Version. It never returns the key, its secret or its hash. A
+// request without a key in its context (the middleware is missing) is a
+// 500 whose cause is logged.
+func WhoAmI(opts WhoAmIOptions) http.Handler {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		k, ok := FromContext(ctx)
+		if !ok {
+			gatehouse.WriteError(w, r, logger, errors.New("auth: whoami: no key in the request context (is auth.Middleware in the chain?)"))
+			return
+		}
+		d := whoami{
+			OrganizationID:     k.OrganizationID,
+			KeyID:              k.ID,
+			KeyName:            k.Name,
+			DisplayPrefix:      k.DisplayPrefix,
+			Env:                k.Env,
+			Scopes:             k.Scopes.Strings(),
+			RateLimitPerMinute: k.RateLimitPerMinute,
+		}
+		if d.Scopes == nil {
+			d.Scopes = []string{}
+		}
+		if k.ExpiresAt != nil {
+			s := k.ExpiresAt.UTC().Format(time.RFC3339)
+			d.ExpiresAt = &s
+		}
+		if v, ok := gatehouse.VersionFromContext(ctx); ok {
+			d.APIVersion = &v
+		} else if opts.Version != "" {
+			v := opts.Version
+			d.APIVersion = &v
+		}
+		gatehouse.WriteData(w, r, http.StatusOK, d)
+	})
+}
