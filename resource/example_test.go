@@ -2,6 +2,7 @@ package resource_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -94,4 +95,70 @@ func Example() {
 	// 405 {"error":"Method not allowed","request_id":"<uuid>"}
 	// 404 {"error":"Unsupported resource","request_id":"<uuid>"}
 	// 403 {"error":"Missing scope","request_id":"<uuid>","required_scope":"leads:update"}
+}
+
+// Paging with cursors: each page's next_cursor (also in the Link header)
+// continues after its last row; the last page has has_more false and
+// next_cursor null.
+func Example_cursor() {
+	dir, _ := os.MkdirTemp("", "resource-cursor")
+	defer os.RemoveAll(dir)
+	db, err := sqldb.OpenSQLite(filepath.Join(dir, "crm.db"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer db.Close()
+	ctx := context.Background()
+	_, _ = db.ExecContext(ctx, `CREATE TABLE notes (id TEXT PRIMARY KEY, organization_id TEXT NOT NULL,
+		body TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)`)
+	// All pods share the keyring (e.g. from GATEHOUSE_SECRET_KEYS).
+	keyring, err := gatehouse.NewKeyring(gatehouse.GenerateSecret("2026-07"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	t := time.Date(2026, 7, 20, 10, 0, 0, 0, time.UTC)
+	reg, err := resource.New(resource.Options{
+		DB:        db,
+		Now:       func() time.Time { t = t.Add(time.Second); return t }, // one request at a time here
+		Keyring:   keyring,
+		Resources: []resource.Resource{{Name: "notes", Fields: []resource.Field{{Name: "body"}}}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	h := gatehouse.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := tenancy.NewContext(r.Context(), "org-acme")
+		reg.ServeHTTP(w, r.WithContext(scope.NewContext(ctx, scope.NewSet("notes:read", "notes:create"))))
+	}))
+	for i := range 5 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/notes", strings.NewReader(fmt.Sprintf(`{"body":"note %d"}`, i))))
+	}
+	target := "/v1/notes?limit=2"
+	for target != "" {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", target, nil))
+		var page struct {
+			Data       []struct{ Body string }
+			HasMore    bool    `json:"has_more"`
+			NextCursor *string `json:"next_cursor"`
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &page)
+		fmt.Println(rec.Code, page.Data, "has_more:", page.HasMore, "Link:", rec.Header().Get("Link") != "")
+		target = ""
+		if page.NextCursor != nil {
+			target = "/v1/notes?limit=2&cursor=" + *page.NextCursor
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/notes?limit=2&cursor=bm90LWEtY3Vyc29y", nil))
+	fmt.Println(rec.Code, uuids.ReplaceAllString(strings.TrimSpace(rec.Body.String()), "<uuid>"))
+	// Output:
+	// 200 [{note 4} {note 3}] has_more: true Link: true
+	// 200 [{note 2} {note 1}] has_more: true Link: true
+	// 200 [{note 0}] has_more: false Link: false
+	// 400 {"error":"Invalid cursor","request_id":"<uuid>"}
 }
