@@ -28,11 +28,13 @@
 // lookup. Other processes learn about it through an invalidation feed such
 // as gatehouse.dev/auth/keycache/redisfeed, whose Publish does both.
 //
-// An invalidation and a concurrent store read are ordered: a read that
-// began before an invalidation is returned to its own caller but never
-// cached, and lookups that start after an invalidation never share a read
-// that began before it. So once a cache has applied a change, it never
-// answers with the state before it again.
+// Store reads of one id never overlap (concurrent misses share one), and a
+// read overtaken by an invalidation of the same key, its organization or
+// everything is repeated before anyone gets its answer or it is cached. So
+// once a cache has applied a change it never answers with the state before
+// it again, and the answers for one id never go back in time. The shared
+// property test (internal/proptest), run in process and through Redis,
+// checks both.
 //
 // Staleness is bounded without the feed too. While the feed holds a valid
 // lease ([Cache.MarkFeedHealthy], renewed by the feed after every

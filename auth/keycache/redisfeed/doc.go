@@ -23,9 +23,11 @@
 // Unlike pub/sub, a stream lets a pod tell that it missed something. Run
 // drops the whole cache when it starts, when it reads again after an error
 // (it may have missed entries meanwhile), and when entries it had not read
-// yet were trimmed away (checked with XINFO STREAM: exact on Redis 7 and
-// later through max-deleted-entry-id, conservative before through the first
-// entry).
+// yet were trimmed or deleted (checked with XINFO STREAM after each read
+// that returned entries: on Redis 7 and later exactly, by comparing the
+// entries read with the stream's entries-added count whenever the pod has
+// caught up; before, conservatively, by comparing its position with the
+// stream's first entry).
 //
 // # When Redis is down
 //
