@@ -15,10 +15,9 @@ import "time"
 // nanoseconds on the limiter's own clock.
 
 // allowAt decides one event at now for a key whose stored TAT is tat
-// (found=false: no state, the bucket is full). It returns the Result and,
-// when allowed, the TAT to store.
-func allowAt(l Limit, tat int64, found bool, now int64) (Result, int64) {
-	emission := int64(l.Emission())
+// (found=false: no state, the bucket is full), with l's emission interval
+// emission. It returns the Result and, when allowed, the TAT to store.
+func allowAt(l Limit, emission, tat int64, found bool, now int64) (Result, int64) {
 	if !found || tat < now {
 		tat = now
 	}
@@ -42,8 +41,7 @@ func allowAt(l Limit, tat int64, found bool, now int64) (Result, int64) {
 // peekAt reports, without changing anything, what [allowAt] would answer
 // for the next event: Allowed, Remaining before consuming (how many events
 // would pass in a row), RetryAfter and ResetAfter.
-func peekAt(l Limit, tat int64, found bool, now int64) Result {
-	emission := int64(l.Emission())
+func peekAt(l Limit, emission, tat int64, found bool, now int64) Result {
 	if !found || tat < now {
 		tat = now
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"time"
 )
 
@@ -67,6 +68,25 @@ const maxWindow = time.Duration(1 << 62)
 // Validate returns nil if l can be enforced, or an error wrapping
 // [ErrInvalidLimit] saying why not.
 func (l Limit) Validate() error {
+	_, err := l.emission()
+	return err
+}
+
+// emission validates l and returns its emission interval in nanoseconds,
+// with one division: this runs on every decision.
+func (l Limit) emission() (int64, error) {
+	if l.Rate < 1 || l.Burst < 1 || l.Period < time.Duration(l.Rate) {
+		return 0, l.invalid()
+	}
+	e := int64(l.Period) / int64(l.Rate)
+	if hi, lo := bits.Mul64(uint64(e), uint64(l.Burst)); hi != 0 || lo > uint64(maxWindow) {
+		return 0, l.invalid()
+	}
+	return e, nil
+}
+
+// invalid says why l cannot be enforced.
+func (l Limit) invalid() error {
 	switch {
 	case l.Rate < 1:
 		return fmt.Errorf("%w: rate %d < 1", ErrInvalidLimit, l.Rate)
@@ -76,10 +96,8 @@ func (l Limit) Validate() error {
 		return fmt.Errorf("%w: period %s <= 0", ErrInvalidLimit, l.Period)
 	case l.Period < time.Duration(l.Rate):
 		return fmt.Errorf("%w: period %s shorter than %d ns", ErrInvalidLimit, l.Period, l.Rate)
-	case int64(l.Burst) > int64(maxWindow)/int64(l.Emission()):
-		return fmt.Errorf("%w: burst window of %d × %s too long", ErrInvalidLimit, l.Burst, l.Emission())
 	}
-	return nil
+	return fmt.Errorf("%w: burst window of %d × %s too long", ErrInvalidLimit, l.Burst, l.Emission())
 }
 
 // Emission returns Period/Rate, the interval at which GCRA refills one

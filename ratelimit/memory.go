@@ -114,7 +114,8 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 // Allow records one event of key if it fits in l. ctx is not used: Memory
 // does no I/O. The only error is one wrapping [ErrInvalidLimit].
 func (m *Memory) Allow(_ context.Context, key string, l Limit) (Result, error) {
-	if err := l.Validate(); err != nil {
+	e, err := l.emission()
+	if err != nil {
 		return Result{}, err
 	}
 	k := storedKey(key)
@@ -122,7 +123,7 @@ func (m *Memory) Allow(_ context.Context, key string, l Limit) (Result, error) {
 	s := &m.shards[maphash.String(m.seed, k)&m.mask]
 	s.mu.Lock()
 	tat, found := s.tats[k]
-	res, newTAT := allowAt(l, tat, found, now)
+	res, newTAT := allowAt(l, e, tat, found, now)
 	if res.Allowed {
 		if found {
 			s.tats[k] = newTAT
@@ -137,7 +138,8 @@ func (m *Memory) Allow(_ context.Context, key string, l Limit) (Result, error) {
 // Peek reports what Allow would answer for key now without recording
 // anything (see [Peeker]).
 func (m *Memory) Peek(_ context.Context, key string, l Limit) (Result, error) {
-	if err := l.Validate(); err != nil {
+	e, err := l.emission()
+	if err != nil {
 		return Result{}, err
 	}
 	k := storedKey(key)
@@ -146,7 +148,7 @@ func (m *Memory) Peek(_ context.Context, key string, l Limit) (Result, error) {
 	s.mu.Lock()
 	tat, found := s.tats[k]
 	s.mu.Unlock()
-	return peekAt(l, tat, found, now), nil
+	return peekAt(l, e, tat, found, now), nil
 }
 
 // Len returns the number of keys holding state, idle ones included until
