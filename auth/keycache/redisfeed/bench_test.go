@@ -31,7 +31,7 @@ func BenchmarkPropagation(b *testing.B) {
 		{"sqlite", func(b *testing.B) stores { return benchSQL(b, dbtest.SQLite(b), tenancy.SQLite) }},
 		{"postgres", func(b *testing.B) stores { return benchSQL(b, dbtest.Postgres(b), tenancy.Postgres) }},
 	} {
-		b.Run(be.name, func(b *testing.B) {
+		b.Run("store="+be.name, func(b *testing.B) {
 			ctx := context.Background()
 			s := be.open(b)
 			stream := streamName(b)
