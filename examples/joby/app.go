@@ -20,6 +20,8 @@ import (
 	"gatehouse.dev/audit/redisaudit"
 	"gatehouse.dev/audit/sqlaudit"
 	"gatehouse.dev/auth"
+	"gatehouse.dev/auth/keycache"
+	"gatehouse.dev/auth/keycache/redisfeed"
 	"gatehouse.dev/auth/sqlstore"
 	"gatehouse.dev/internal/uuid"
 	"gatehouse.dev/ratelimit"
@@ -77,6 +79,10 @@ type app struct {
 	redis   redis.UniversalClient
 	limiter ratelimit.Limiter
 	usage   *auth.Usage
+	cache   *keycache.Cache
+	// publish applies a key or organization change to this pod's key cache
+	// at once and, with Redis, to every other pod's.
+	publish func(context.Context, keycache.Change) error
 	// runners are the background jobs main runs until shutdown.
 	runners []func(context.Context) error
 
@@ -235,8 +241,24 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	}
 	a.runners = append(a.runners, a.usage.Run)
 
+	// Key verification without a database round trip: an in-process cache
+	// in front of the store, kept exact across pods by a Redis Stream of
+	// invalidations (without Redis, entries are re-read after 5 s).
+	if a.cache, err = keycache.New(keycache.Options{Store: a.store, Orgs: a.store, Now: cfg.Now}); err != nil {
+		return nil, err
+	}
+	a.publish = func(_ context.Context, c keycache.Change) error { a.cache.Apply(c); return nil }
+	if a.redis != nil {
+		feed, err := redisfeed.New(redisfeed.Options{Client: a.redis, Cache: a.cache, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		a.publish = feed.Publish
+		a.runners = append(a.runners, feed.Run)
+	}
+
 	authn, err := auth.New(auth.Options{
-		Store: a.store, Orgs: a.store,
+		Store: a.cache, Orgs: a.cache,
 		Prefix: "joby", Header: "X-Joby-API-Key",
 		Usage: a.usage, Throttle: throttle, Logger: cfg.Logger, Now: cfg.Now,
 	})
@@ -340,15 +362,19 @@ func demoKeyring(ctx context.Context, db *sql.DB, d tenancy.Dialect) (*gatehouse
 // keyChanged runs after the admin API changed a key (or an organization's
 // API switch): a revoked key's webhook subscriptions are disabled.
 func (a *app) keyChanged(ctx context.Context, orgID, keyID string) {
-	if keyID == "" {
-		return
-	}
-	k, err := a.store.GetKey(ctx, orgID, keyID)
-	if err == nil && k.Revoked() {
-		err = a.webhook.DisableKey(ctx, orgID, keyID)
+	// The change must reach the other pods even if this client hangs up.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	err := a.publish(ctx, keycache.Change{OrgID: orgID, KeyID: keyID})
+	if keyID != "" {
+		k, gerr := a.store.GetKey(ctx, orgID, keyID)
+		if gerr == nil && k.Revoked() {
+			gerr = a.webhook.DisableKey(ctx, orgID, keyID)
+		}
+		err = errors.Join(err, gerr)
 	}
 	if err != nil {
-		a.logger.ErrorContext(ctx, "joby: applying a key change", "key_id", keyID, "err", err)
+		a.logger.ErrorContext(ctx, "joby: applying a key change", "org_id", orgID, "key_id", keyID, "err", err)
 	}
 }
 
