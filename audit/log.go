@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -104,4 +105,17 @@ func cleanString(s string) string {
 		}
 	}
 	return s
+}
+
+// TimeLayout is how entries write their time in JSON: RFC 3339, UTC,
+// always three fractional digits, so the text sorts as the time does.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// MarshalJSON writes the entry with its time in [TimeLayout].
+func (e Entry) MarshalJSON() ([]byte, error) {
+	type plain Entry
+	return json.Marshal(struct {
+		Time string `json:"time"`
+		plain
+	}{Time: e.Time.UTC().Format(TimeLayout), plain: plain(e)})
 }

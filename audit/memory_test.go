@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -89,5 +90,21 @@ func TestChainMemory(t *testing.T) {
 		if strings.Contains(logs.String(), s) {
 			t.Errorf("logs hold the secret %q", s)
 		}
+	}
+}
+
+func TestEntryJSONTime(t *testing.T) {
+	t.Parallel()
+	e := audit.Entry{Time: time.Date(2026, 1, 2, 3, 4, 5, 600_000_000, time.FixedZone("x", 3600)), RequestID: "r", Status: 200}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"time":"2026-01-02T02:04:05.600Z"`) || strings.Count(string(b), `"time"`) != 1 {
+		t.Fatalf("json %s", b)
+	}
+	var back audit.Entry
+	if err := json.Unmarshal(b, &back); err != nil || !back.Time.Equal(e.Time) || back.RequestID != "r" || back.Status != 200 {
+		t.Fatalf("round trip %+v %v", back, err)
 	}
 }
