@@ -98,8 +98,8 @@ func testFault(t *testing.T, policy redislimit.Policy, fault func(*faultProxy), 
 	var logs lockedBuffer
 	const cooldown = 10 * time.Second
 	lim := newLimiter(t, client, redislimit.Options{
-		Policy:          policy,
-		Replicas:        2,
+		Policy:   policy,
+		Replicas: 2,
 		// Long enough that a loaded test machine does not time out on a
 		// healthy Redis, far below the 1 s ceiling asserted under faults.
 		Timeout:         200 * time.Millisecond,
