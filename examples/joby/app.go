@@ -23,6 +23,8 @@ import (
 	"gatehouse.dev/auth/keycache"
 	"gatehouse.dev/auth/keycache/redisfeed"
 	"gatehouse.dev/auth/sqlstore"
+	"gatehouse.dev/idempotency"
+	"gatehouse.dev/idempotency/sqlidem"
 	"gatehouse.dev/internal/uuid"
 	"gatehouse.dev/ratelimit"
 	"gatehouse.dev/ratelimit/redislimit"
@@ -187,9 +189,39 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	a.runners = append(a.runners, dispatcher.Run)
 	db.SetMaxIdleConns(16)
 
+	// The API version: announced on every response, pinnable by clients.
+	versioner, err := gatehouse.NewVersioner(gatehouse.VersionOptions{Header: "Joby-Version", Current: "v1"})
+	if err != nil {
+		return nil, err
+	}
+	// Safe retries: Idempotency-Key on POST and PATCH, the stored response
+	// committed in the same transaction as the write.
+	idemStore, err := sqlidem.New(sqlidem.Options{DB: db, Dialect: dialect, Now: cfg.Now, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	if err := idemStore.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	a.runners = append(a.runners, idemStore.Run)
+	idem, err := idempotency.New(idempotency.Options{Store: idemStore, Logger: cfg.Logger,
+		Key: func(r *http.Request) (string, bool) {
+			k, ok := auth.FromContext(r.Context())
+			return k.ID, ok
+		}})
+	if err != nil {
+		return nil, err
+	}
+	routes := append([]resource.Route{{
+		Method: http.MethodGet, Path: "/v1/whoami", Summary: "The calling API key (test connection)",
+		Handler: auth.WhoAmI(auth.WhoAmIOptions{Version: versioner.Current(), Logger: cfg.Logger}),
+	}}, webhookRoutes...)
+
 	a.reg, err = resource.New(resource.Options{
-		DB: db, Dialect: dialect, Resources: resources(), Routes: webhookRoutes,
-		OnWrite: a.webhook.OnWrite, Logger: cfg.Logger, Now: cfg.Now,
+		DB: db, Dialect: dialect, Resources: resources(), Routes: routes,
+		Version: versioner.Current(), Keyring: cfg.Keyring,
+		Middleware: []func(http.Handler) http.Handler{idem.Wrap},
+		OnWrite:    a.webhook.OnWrite, Logger: cfg.Logger, Now: cfg.Now,
 	})
 	if err != nil {
 		return nil, err
@@ -285,8 +317,9 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	// request id → auth → audit → rate limit → registry (router, scopes, handlers)
-	a.api = gatehouse.RequestID(authn.Wrap(recorder.Wrap(limiter.Wrap(a.reg))))
+	// request id → version → auth → audit → rate limit → registry (router,
+	// scope, idempotency, handler)
+	a.api = gatehouse.RequestID(versioner.Wrap(authn.Wrap(recorder.Wrap(limiter.Wrap(a.reg)))))
 
 	// The admin actions trail lives in the database with the keys.
 	events, err := sqlaudit.NewEvents(sqlaudit.EventsOptions{DB: db, Dialect: dialect, Now: cfg.Now})

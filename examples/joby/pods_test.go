@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse.dev"
 	"gatehouse.dev/internal/dbtest"
 )
 
@@ -31,8 +32,12 @@ func startPods(t *testing.T, n int) *pods {
 	dbURL := dbtest.PostgresSchemaURL(t)
 	redisURL := "redis://" + dbtest.RedisAddr()
 	p := &pods{t: t}
+	keyring, err := gatehouse.NewKeyring(gatehouse.GenerateSecret("pods"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range n {
-		cfg := config{DB: dbURL, Redis: redisURL, Replicas: n, AdminToken: testAdminToken}
+		cfg := config{DB: dbURL, Redis: redisURL, Replicas: n, AdminToken: testAdminToken, Keyring: keyring}
 		a, err := newApp(context.Background(), cfg)
 		if err != nil {
 			t.Fatalf("pod %d: %v", i, err)
@@ -221,5 +226,35 @@ func TestPodsShareLimitsAndAudit(t *testing.T) {
 			t.Fatalf("entry %d (%v) is newer than entry %d (%v)", i, ts, i-1, prev)
 		}
 		prev = ts
+	}
+}
+
+func TestPodsShareCursors(t *testing.T) {
+	t.Parallel()
+	p := startPods(t, 2)
+	org := p.admin(0, "POST", "/orgs", `{"name":"Acme"}`)["id"].(string)
+	p.admin(0, "PATCH", "/orgs/"+org, `{"api_enabled":true}`)
+	key := p.admin(0, "POST", "/orgs/"+org+"/api-keys", `{"name":"k","scopes":["leads:read","leads:create"],"rate_limit_per_minute":300}`)["key"].(string)
+	for range 5 {
+		if code, out := p.call(0, "POST", "/v1/leads", `{"first_name":"x"}`, "Authorization", "Bearer "+key); code != 201 {
+			t.Fatalf("create: %d %v", code, out)
+		}
+	}
+	seen := 0
+	path := "/v1/leads?limit=2"
+	for i := 0; ; i++ {
+		code, out := p.get(i%2, key, path) // alternate pods
+		if code != 200 {
+			t.Fatalf("page %d on pod %d: %d %v", i, i%2, code, out)
+		}
+		seen += len(out["data"].([]any))
+		next, _ := out["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		path = "/v1/leads?limit=2&cursor=" + next
+	}
+	if seen != 5 {
+		t.Fatalf("walked %d leads, want 5", seen)
 	}
 }
