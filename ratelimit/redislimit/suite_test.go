@@ -14,10 +14,15 @@ import (
 )
 
 // newLimiter returns a limiter on client with a fresh prefix whose keys are
-// deleted when the test ends.
+// deleted when the test ends. Unless the test sets one, the timeout is 1 s:
+// tests of behaviour must not turn into fallback decisions because a loaded
+// test machine kept Redis busy for 50 ms.
 func newLimiter(t testing.TB, client redis.UniversalClient, opts redislimit.Options) *redislimit.Limiter {
 	t.Helper()
 	opts.Client = client
+	if opts.Timeout == 0 {
+		opts.Timeout = time.Second
+	}
 	if opts.Prefix == "" {
 		opts.Prefix = dbtest.Prefix(t)
 	}
