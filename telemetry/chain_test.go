@@ -173,26 +173,26 @@ func TestChain(t *testing.T) {
 	}
 	const leads, lead = "/v1/leads", "/v1/leads/{id}"
 	steps := []step{
-		{"GET", "/v1/leads", "valid", 200, "authenticated", leads},         // cache miss: store spans
-		{"GET", "/v1/leads", "valid", 200, "authenticated", leads},         // cache hit: no store span
-		{"GET", "/v1/leads/42", "valid", 200, "authenticated", lead},       // another route
-		{"POST", "/v1/leads", "valid", 403, "forbidden_scope", leads},      // scope.Require refuses
-		{"GET", "/v1/nowhere", "valid", 404, "authenticated", ""},          // no route matched
-		{"PATCH", "/v1/leads/42", "valid", 405, "authenticated", ""},       // the mux's 405
-		{"BREW", "/v1/leads", "valid", 405, "authenticated", ""},           // an unknown method
-		{"GET", "/v1/leads", "revoked", 401, "unauthenticated", ""},        // revoked key
-		{"GET", "/v1/leads/7", "revoked", 401, "unauthenticated", ""},      // revoked, now cached
-		{"GET", "/v1/leads", "", 401, "unauthenticated", ""},               // missing key
-		{"GET", "/v1/leads", "off", 403, "module_disabled", ""},            // API switched off
-		{"GET", "/v1/leads/3", "off", 403, "module_disabled", ""},          // cached
-		{"GET", "/v1/leads", "limited", 200, "authenticated", leads},       // its one request
-		{"GET", "/v1/leads", "limited", 429, "rate_limited", ""},           // limited
-		{"GET", "/v1/leads/9", "limited", 429, "rate_limited", ""},         // limited again
-		{"GET", "/v1/leads", "broken", 500, "error", ""},                   // the org check fails
-		{"GET", "/v1/leads", "broken", 500, "error", ""},                   // errors are not cached
-		{"GET", "/v1/leads/1", "valid", 200, "authenticated", lead},        //
-		{"POST", "/v1/leads", "valid", 403, "forbidden_scope", leads},      //
-		{"GET", "/v1/leads", "valid", 200, "authenticated", leads},         //
+		{"GET", "/v1/leads", "valid", 200, "authenticated", leads},    // cache miss: store spans
+		{"GET", "/v1/leads", "valid", 200, "authenticated", leads},    // cache hit: no store span
+		{"GET", "/v1/leads/42", "valid", 200, "authenticated", lead},  // another route
+		{"POST", "/v1/leads", "valid", 403, "forbidden_scope", leads}, // scope.Require refuses
+		{"GET", "/v1/nowhere", "valid", 404, "authenticated", ""},     // no route matched
+		{"PATCH", "/v1/leads/42", "valid", 405, "authenticated", ""},  // the mux's 405
+		{"BREW", "/v1/leads", "valid", 405, "authenticated", ""},      // an unknown method
+		{"GET", "/v1/leads", "revoked", 401, "unauthenticated", ""},   // revoked key
+		{"GET", "/v1/leads/7", "revoked", 401, "unauthenticated", ""}, // revoked, now cached
+		{"GET", "/v1/leads", "", 401, "unauthenticated", ""},          // missing key
+		{"GET", "/v1/leads", "off", 403, "module_disabled", ""},       // API switched off
+		{"GET", "/v1/leads/3", "off", 403, "module_disabled", ""},     // cached
+		{"GET", "/v1/leads", "limited", 200, "authenticated", leads},  // its one request
+		{"GET", "/v1/leads", "limited", 429, "rate_limited", ""},      // limited
+		{"GET", "/v1/leads/9", "limited", 429, "rate_limited", ""},    // limited again
+		{"GET", "/v1/leads", "broken", 500, "error", ""},              // the org check fails
+		{"GET", "/v1/leads", "broken", 500, "error", ""},              // errors are not cached
+		{"GET", "/v1/leads/1", "valid", 200, "authenticated", lead},
+		{"POST", "/v1/leads", "valid", 403, "forbidden_scope", leads},
+		{"GET", "/v1/leads", "valid", 200, "authenticated", leads},
 	}
 	want := map[[2]string]int64{}
 	var allowed, limited int64
