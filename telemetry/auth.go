@@ -34,7 +34,11 @@ type store struct {
 }
 
 func (s *store) LookupKey(ctx context.Context, publicID string) (auth.Key, error) {
-	start := time.Now()
+	timed := s.t.keyDuration.Enabled(ctx)
+	var start time.Time
+	if timed {
+		start = time.Now()
+	}
 	var span trace.Span
 	if s.t.tracing() {
 		ctx, span = s.t.tracer.Start(ctx, "gatehouse.auth.lookup_key", s.t.spanInternal...)
@@ -59,7 +63,9 @@ func (s *store) LookupKey(ctx context.Context, publicID string) (auth.Key, error
 		}
 		span.End()
 	}
-	s.t.keyDuration.Record(ctx, time.Since(start).Seconds(), s.t.authOpts[res]...)
+	if timed {
+		s.t.keyDuration.Record(ctx, time.Since(start).Seconds(), s.t.authOpts[res]...)
+	}
 	return k, err
 }
 
@@ -77,7 +83,11 @@ type orgs struct {
 }
 
 func (o *orgs) APIEnabled(ctx context.Context, orgID string) (bool, error) {
-	start := time.Now()
+	timed := o.t.keyDuration.Enabled(ctx)
+	var start time.Time
+	if timed {
+		start = time.Now()
+	}
 	var span trace.Span
 	if o.t.tracing() {
 		ctx, span = o.t.tracer.Start(ctx, "gatehouse.auth.api_enabled", o.t.spanInternal...)
@@ -99,7 +109,9 @@ func (o *orgs) APIEnabled(ctx context.Context, orgID string) (bool, error) {
 		}
 		span.End()
 	}
-	o.t.keyDuration.Record(ctx, time.Since(start).Seconds(), o.t.authOpts[res]...)
+	if timed {
+		o.t.keyDuration.Record(ctx, time.Since(start).Seconds(), o.t.authOpts[res]...)
+	}
 	return on, err
 }
 
