@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"gatehouse.dev"
 )
@@ -39,9 +42,13 @@ type FailedAuthOptions struct {
 // after a failed one) without this package knowing that middleware.
 //
 // Allow only peeks, so successful requests never use up the allowance: the
-// limit counts failures alone. With the Redis limiter, Allow costs one read
-// round trip (none while the limiter's local deny cache knows the IP is
-// blocked) and Failed one write.
+// limit counts failures alone. Allow asks the limiter only about IPs that
+// failed on this process within the last limit period, so clients that
+// never fail cost no limiter call at all; with the Redis limiter a suspect
+// IP costs one read round trip per request (none while the limiter's local
+// deny cache knows it is blocked) and each failure one write. An IP whose
+// failures are spread over many pods is refused by each pod from its first
+// failure there on: across n pods, at most n−1 failures beyond the limit.
 type FailedAuth struct {
 	peeker  Peeker
 	limiter Limiter
@@ -49,7 +56,19 @@ type FailedAuth struct {
 	ip      gatehouse.ClientIP
 	logger  *slog.Logger
 	limited *gatehouse.Error
+
+	// suspects holds the limiter keys of client IPs that failed on this
+	// process within the last limit period (key → unix nanoseconds until
+	// which the IP is suspect). Allow asks the limiter only about them, so
+	// the request path of clients that never fail costs no limiter call
+	// (with the Redis limiter: no round trip). suspectN bounds its size.
+	suspects sync.Map
+	suspectN atomic.Int64
 }
+
+// maxSuspects bounds the suspect set; beyond it the set is cleared, which
+// costs each listed IP at most one more counted failure on this process.
+const maxSuspects = 1 << 16
 
 // NewFailedAuth returns a failed-authentication limiter. It fails if the
 // limiter cannot peek or the limit is invalid.
@@ -92,7 +111,18 @@ func NewFailedAuth(opts FailedAuthOptions) (*FailedAuth, error) {
 // limiter's fail-closed 503) is returned as it is; any other is logged and
 // the request allowed.
 func (f *FailedAuth) Allow(r *http.Request) error {
-	res, err := f.peeker.Peek(r.Context(), f.key(r), f.limit)
+	key := f.key(r)
+	until, ok := f.suspects.Load(key)
+	if !ok {
+		return nil // no failure from this IP here lately: nothing to ask
+	}
+	if time.Now().UnixNano() > until.(int64) {
+		if f.suspects.CompareAndDelete(key, until) {
+			f.suspectN.Add(-1)
+		}
+		return nil
+	}
+	res, err := f.peeker.Peek(r.Context(), key, f.limit)
 	if err != nil {
 		var ge *gatehouse.Error
 		if errors.As(err, &ge) {
@@ -111,7 +141,17 @@ func (f *FailedAuth) Allow(r *http.Request) error {
 // Failed records one failed authentication from the client IP of r.
 // Limiter failures are logged.
 func (f *FailedAuth) Failed(r *http.Request) {
-	if _, err := f.limiter.Allow(r.Context(), f.key(r), f.limit); err != nil {
+	key := f.key(r)
+	until := time.Now().Add(f.limit.Period).UnixNano()
+	if _, loaded := f.suspects.Swap(key, until); !loaded {
+		if f.suspectN.Add(1) > maxSuspects {
+			f.suspects.Clear()
+			f.suspectN.Store(0)
+			f.suspects.Store(key, until)
+			f.suspectN.Add(1)
+		}
+	}
+	if _, err := f.limiter.Allow(r.Context(), key, f.limit); err != nil {
 		f.logger.WarnContext(r.Context(), "ratelimit: failed-auth limiter failed, failure not counted",
 			"request_id", gatehouse.RequestIDFromContext(r.Context()), "err", err)
 	}

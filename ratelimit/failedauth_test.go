@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -147,10 +148,10 @@ func TestFailedAuthLimiterErrors(t *testing.T) {
 		var logs bytes.Buffer
 		f := newFailedAuth(t, ratelimit.FailedAuthOptions{Limiter: peekFunc{errors.New("redis down")}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		r := requestFrom("192.0.2.1:1")
+		f.Failed(r) // makes the IP a suspect, so Allow asks the limiter
 		if err := f.Allow(r); err != nil {
 			t.Fatalf("Allow: %v, want nil (fail open)", err)
 		}
-		f.Failed(r)
 		if !bytes.Contains(logs.Bytes(), []byte("redis down")) || bytes.Count(logs.Bytes(), []byte("\n")) != 2 {
 			t.Fatalf("logs: %s", logs.String())
 		}
@@ -158,9 +159,52 @@ func TestFailedAuthLimiterErrors(t *testing.T) {
 	t.Run("gatehouse error", func(t *testing.T) {
 		t.Parallel()
 		closed := gatehouse.NewError(http.StatusServiceUnavailable, "Rate limiter unavailable")
-		f := newFailedAuth(t, ratelimit.FailedAuthOptions{Limiter: peekFunc{closed}})
+		f := newFailedAuth(t, ratelimit.FailedAuthOptions{Limiter: peekFunc{closed}, Logger: slog.New(slog.DiscardHandler)})
+		f.Failed(requestFrom("192.0.2.1:1"))
 		if err := f.Allow(requestFrom("192.0.2.1:1")); gatehouse.StatusOf(err) != http.StatusServiceUnavailable {
 			t.Fatalf("Allow: %v, want the 503", err)
 		}
 	})
+}
+
+func TestFailedAuthAsksOnlyAboutSuspects(t *testing.T) {
+	t.Parallel()
+	mem, err := ratelimit.NewMemory(ratelimit.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var peeks atomic.Int64
+	lim := peekCounter{mem: mem, peeks: &peeks}
+	f := newFailedAuth(t, ratelimit.FailedAuthOptions{Limiter: lim, Limit: ratelimit.PerMinute(2)})
+	good, bad := requestFrom("192.0.2.1:1"), requestFrom("192.0.2.2:1")
+	for range 100 {
+		if err := f.Allow(good); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if peeks.Load() != 0 {
+		t.Fatalf("%d limiter calls for an IP that never failed", peeks.Load())
+	}
+	f.Failed(bad)
+	f.Failed(bad)
+	if err := f.Allow(bad); gatehouse.StatusOf(err) != http.StatusTooManyRequests || peeks.Load() != 1 {
+		t.Fatalf("Allow after the limit: %v (%d peeks)", err, peeks.Load())
+	}
+	if err := f.Allow(good); err != nil || peeks.Load() != 1 {
+		t.Fatalf("good IP: %v (%d peeks)", err, peeks.Load())
+	}
+}
+
+type peekCounter struct {
+	mem   *ratelimit.Memory
+	peeks *atomic.Int64
+}
+
+func (p peekCounter) Allow(ctx context.Context, k string, l ratelimit.Limit) (ratelimit.Result, error) {
+	return p.mem.Allow(ctx, k, l)
+}
+
+func (p peekCounter) Peek(ctx context.Context, k string, l ratelimit.Limit) (ratelimit.Result, error) {
+	p.peeks.Add(1)
+	return p.mem.Peek(ctx, k, l)
 }
