@@ -18,7 +18,8 @@ import (
 // beyond it sets are built per request (correct, but allocating).
 const maxReqSets = 4096
 
-// reqKey is one combination of request-metric attributes.
+// reqKey is one combination of request-metric attributes, with the route
+// as recorded (before MaxRoutes applies).
 type reqKey struct {
 	route, outcome, method, org string
 	status                      int
@@ -27,8 +28,9 @@ type reqKey struct {
 // reqOpts are the prebuilt measurement options of one reqKey, so that a
 // request adds to its metrics without allocating.
 type reqOpts struct {
-	add []metric.AddOption
-	rec []metric.RecordOption
+	route string // the reported http.route: the pattern, RouteOther or ""
+	add   []metric.AddOption
+	rec   []metric.RecordOption
 }
 
 // Middleware returns next with request metrics. Put it right inside
@@ -78,12 +80,19 @@ func (t *Instruments) Middleware(next http.Handler) http.Handler {
 func (t *Instruments) finish(ctx context.Context, method string, status int, d time.Duration, span trace.Span, recording bool) {
 	outcome := requestOutcome(gatehouse.OutcomeFromContext(ctx), status)
 	keyID, orgID := gatehouse.CallerFromContext(ctx)
-	route := t.route(gatehouse.RouteFromContext(ctx))
+	metricOrg := ""
+	if t.orgAttr {
+		metricOrg = orgID
+	}
+	o := t.reqOptions(reqKey{
+		route: gatehouse.RouteFromContext(ctx), outcome: outcome, method: normalizeMethod(method),
+		org: metricOrg, status: status,
+	})
 	if recording {
 		attrs := make([]attribute.KeyValue, 0, 4)
 		attrs = append(attrs, AttrOutcome.String(outcome))
-		if route != "" {
-			attrs = append(attrs, semconv.HTTPRoute(route))
+		if o.route != "" {
+			attrs = append(attrs, semconv.HTTPRoute(o.route))
 		}
 		if keyID != "" {
 			attrs = append(attrs, AttrKeyID.String(keyID))
@@ -93,10 +102,6 @@ func (t *Instruments) finish(ctx context.Context, method string, status int, d t
 		}
 		span.SetAttributes(attrs...)
 	}
-	if !t.orgAttr {
-		orgID = ""
-	}
-	o := t.reqOptions(reqKey{route: route, outcome: outcome, method: normalizeMethod(method), org: orgID, status: status})
 	t.requests.Add(ctx, 1, o.add...)
 	t.duration.Record(ctx, d.Seconds(), o.rec...)
 }
@@ -147,7 +152,8 @@ func (t *Instruments) route(pattern string) string {
 	return pattern
 }
 
-// reqOptions returns the measurement options of k, cached.
+// reqOptions returns the measurement options of k (whose route is the
+// pattern as recorded), cached: one read lock per request.
 func (t *Instruments) reqOptions(k reqKey) *reqOpts {
 	t.reqMu.RLock()
 	o, ok := t.reqSets[k]
@@ -155,9 +161,10 @@ func (t *Instruments) reqOptions(k reqKey) *reqOpts {
 	if ok {
 		return o
 	}
+	route := t.route(k.route)
 	attrs := []attribute.KeyValue{AttrOutcome.String(k.outcome)}
-	if k.route != "" {
-		attrs = append(attrs, semconv.HTTPRoute(k.route))
+	if route != "" {
+		attrs = append(attrs, semconv.HTTPRoute(route))
 	}
 	counted := attrs
 	if k.org != "" {
@@ -166,8 +173,9 @@ func (t *Instruments) reqOptions(k reqKey) *reqOpts {
 	timed := append(attrs[:len(attrs):len(attrs)],
 		semconv.HTTPRequestMethodKey.String(k.method), semconv.HTTPResponseStatusCode(k.status))
 	o = &reqOpts{
-		add: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(counted...))},
-		rec: []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(timed...))},
+		route: route,
+		add:   []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(counted...))},
+		rec:   []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(timed...))},
 	}
 	t.reqMu.Lock()
 	if len(t.reqSets) < maxReqSets {
