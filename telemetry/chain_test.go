@@ -319,6 +319,31 @@ func TestChain(t *testing.T) {
 		t.Errorf("keycache key entries = %d, want 5", got)
 	}
 
+	if got := sum(t, rm, "gatehouse.keycache.errors"); got != 2 {
+		t.Errorf("keycache errors = %d, want 2 (the broken organization)", got)
+	}
+	if got := sum(t, rm, "gatehouse.keycache.feed.healthy"); got != 0 {
+		t.Errorf("feed healthy = %d before any feed", got)
+	}
+	c.cache.InvalidateKey("some-key")
+	c.cache.Flush()
+	c.cache.MarkFeedHealthy(time.Minute)
+	rm2 := c.sdk.collect(t)
+	for _, tc := range []struct {
+		name      string
+		got, want int64
+	}{
+		{"invalidations of one entry", sum(t, rm2, "gatehouse.keycache.invalidations", telemetry.AttrCacheScope.String("entry")), 1},
+		{"flushes", sum(t, rm2, "gatehouse.keycache.invalidations", telemetry.AttrCacheScope.String("all")), 1},
+		{"key entries after the flush", sum(t, rm2, "gatehouse.keycache.entries", telemetry.AttrCacheKind.String("key")), 0},
+		{"feed healthy", sum(t, rm2, "gatehouse.keycache.feed.healthy"), 1},
+		{"evictions", sum(t, rm2, "gatehouse.keycache.evictions"), 0},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("keycache %s = %d, want %d", tc.name, tc.got, tc.want)
+		}
+	}
+
 	// The host's server spans got the route, outcome and caller.
 	var server429, server500, serverRoute trace.SpanContext
 	errorTraces := map[string]bool{}

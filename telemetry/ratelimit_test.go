@@ -2,6 +2,7 @@ package telemetry_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -166,6 +167,12 @@ func TestRedisLimiterSpans(t *testing.T) {
 	if got := sum(t, rm, "gatehouse.redislimit.errors"); got != 0 {
 		t.Errorf("redis errors = %d", got)
 	}
+	if got := sum(t, rm, "gatehouse.redislimit.deny_cache.hits"); got != 1 {
+		t.Errorf("deny cache hits = %d, want 1 (the third call)", got)
+	}
+	if trips, cmds := sum(t, rm, "gatehouse.redislimit.round_trips"), sum(t, rm, "gatehouse.redislimit.commands"); trips < 1 || cmds < 2 || cmds < trips {
+		t.Errorf("round trips %d, commands %d: want at least 1 and 2", trips, cmds)
+	}
 	if n := len(s.ended("gatehouse.ratelimit.allow")); n != 3 {
 		t.Errorf("%d allow spans, want 3", n)
 	}
@@ -184,6 +191,30 @@ func TestRedisLimiterSpans(t *testing.T) {
 	// The third call was answered by the deny cache: no Redis round trip.
 	if redisSpans < 2 {
 		t.Errorf("%d Redis spans, want at least 2", redisSpans)
+	}
+}
+
+// TestLimiterErrors: a failing limiter is counted as an error decision and
+// its span (a limiter that is not Memory) fails.
+func TestLimiterErrors(t *testing.T) {
+	t.Parallel()
+	s := newSDK(t)
+	tel := s.instruments(t, telemetry.Options{})
+	lim := tel.Limiter(ratelimit.LimiterFunc(func(ctx context.Context, key string, l ratelimit.Limit) (ratelimit.Result, error) {
+		return ratelimit.Result{}, errors.New("limiter backend down")
+	}))
+	if _, err := lim.Allow(context.Background(), "k", ratelimit.PerMinute(1)); err == nil {
+		t.Fatal("no error")
+	}
+	if got := sum(t, s.collect(t), "gatehouse.ratelimit.decisions", telemetry.AttrDecision.String("error")); got != 1 {
+		t.Errorf("error decisions = %d, want 1", got)
+	}
+	spans := s.ended("gatehouse.ratelimit.allow")
+	if len(spans) != 1 || spans[0].Status().Code != codes.Error {
+		t.Fatalf("spans %v", spans)
+	}
+	if d, _ := spanAttr(spans[0], telemetry.AttrDecision); d != "error" {
+		t.Errorf("decision %q", d)
 	}
 }
 
