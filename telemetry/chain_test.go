@@ -88,7 +88,13 @@ func newChain(t *testing.T, opts telemetry.Options) *chain {
 		return c.store.APIEnabled(ctx, orgID)
 	})
 	var err error
-	c.cache, err = keycache.New(keycache.Options{Store: c.tel.Store(c.store), Orgs: c.tel.Orgs(orgs)})
+	// A frozen clock: no entry goes stale however slow the test runs, so
+	// the misses (and the store's spans) are exactly the first lookups.
+	frozen := time.Now()
+	c.cache, err = keycache.New(keycache.Options{
+		Store: c.tel.Store(c.store), Orgs: c.tel.Orgs(orgs),
+		Now: func() time.Time { return frozen },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

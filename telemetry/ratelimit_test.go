@@ -148,7 +148,7 @@ func TestRedisLimiterSpans(t *testing.T) {
 	}
 	lim := tel.Limiter(rl)
 	ctx := context.Background()
-	l := ratelimit.Limit{Rate: 2, Burst: 2, Period: time.Second}
+	l := ratelimit.PerMinute(2)
 	for range 3 {
 		if _, err := lim.Allow(ctx, "k", l); err != nil {
 			t.Fatal(err)
@@ -168,7 +168,7 @@ func TestRedisLimiterSpans(t *testing.T) {
 		t.Errorf("redis errors = %d", got)
 	}
 	if got := sum(t, rm, "gatehouse.redislimit.deny_cache.hits"); got != 1 {
-		t.Errorf("deny cache hits = %d, want 1 (the third call)", got)
+		t.Errorf("deny cache hits = %d, want 1 (the peek after the limited call)", got)
 	}
 	if trips, cmds := sum(t, rm, "gatehouse.redislimit.round_trips"), sum(t, rm, "gatehouse.redislimit.commands"); trips < 1 || cmds < 2 || cmds < trips {
 		t.Errorf("round trips %d, commands %d: want at least 1 and 2", trips, cmds)
@@ -188,9 +188,10 @@ func TestRedisLimiterSpans(t *testing.T) {
 			}
 		}
 	}
-	// The third call was answered by the deny cache: no Redis round trip.
-	if redisSpans < 2 {
-		t.Errorf("%d Redis spans, want at least 2", redisSpans)
+	// Three calls went to Redis (the peek was answered by the deny cache),
+	// batched into one or more pipelines.
+	if redisSpans < 1 {
+		t.Errorf("%d Redis spans, want at least 1", redisSpans)
 	}
 }
 
