@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -81,4 +82,27 @@ func WhoAmI(opts WhoAmIOptions) http.Handler {
 		}
 		gatehouse.WriteData(w, r, http.StatusOK, d)
 	})
+}
+
+// WhoAmISchema returns the JSON Schema (2020-12, as OpenAPI 3.1 writes it)
+// of the "data" member of the [WhoAmI] answer, for route documentation
+// (resource.RouteDoc.Responses, read by package resource/openapi).
+func WhoAmISchema() json.RawMessage {
+	return json.RawMessage(`{
+	"type": "object",
+	"description": "The API key that made the request. Never the key, its secret or its hash.",
+	"additionalProperties": false,
+	"required": ["organization_id", "key_id", "key_name", "display_prefix", "env", "scopes", "rate_limit_per_minute", "expires_at", "api_version"],
+	"properties": {
+		"organization_id": {"type": "string", "description": "The organization the key belongs to."},
+		"key_id": {"type": "string", "format": "uuid", "description": "The key's id."},
+		"key_name": {"type": "string"},
+		"display_prefix": {"type": "string", "description": "The key's public start, e.g. joby_live_<public_id>_…, to recognize it."},
+		"env": {"type": "string", "enum": ["live", "test"]},
+		"scopes": {"type": "array", "items": {"type": "string"}, "description": "The scopes granted, sorted."},
+		"rate_limit_per_minute": {"type": "integer", "minimum": 1},
+		"expires_at": {"type": ["string", "null"], "format": "date-time", "description": "When the key stops working; null if never."},
+		"api_version": {"type": ["string", "null"], "description": "The API version serving the request."}
+	}
+}`)
 }

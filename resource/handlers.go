@@ -537,9 +537,9 @@ func (rg *Registry) update(s *spec) http.Handler {
 	})
 }
 
-// modify updates a record in one transaction: the update (404 when the
-// organization has no such record), reference checks, the read-back and
-// OnWrite and the commit hooks. It returns the 200 response to write.
+// modify updates a record in one transaction: reference checks, the update
+// (404 when the organization has no such record, also before a reference
+// error), the read-back and OnWrite and the commit hooks. It returns the 200 response to write.
 func (rg *Registry) modify(ctx context.Context, s *spec, id string, vals []value) (Response, error) {
 	orgID, ok := tenancy.FromContext(ctx)
 	if !ok {
@@ -550,6 +550,17 @@ func (rg *Registry) modify(ctx context.Context, s *spec, id string, vals []value
 		return Response{}, fmt.Errorf("resource: update %s: begin: %w", s.res.Name, err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	// References are checked before the update, so that a table with
+	// FOREIGN KEY constraints never sees a dangling one (which would fail
+	// the statement); a missing record still answers 404 first.
+	if err := s.checkRefs(ctx, tx, vals); err != nil {
+		if found, ferr := s.table.Exists(ctx, tx, id); ferr != nil {
+			return Response{}, fmt.Errorf("resource: update %s: %w", s.res.Name, ferr)
+		} else if !found {
+			return Response{}, errNotFound
+		}
+		return Response{}, err
+	}
 	assigns := make([]tenancy.Assign, 0, 1+len(vals))
 	for _, v := range vals {
 		assigns = append(assigns, tenancy.Assign{Column: v.f.column, Value: v.v})
@@ -561,9 +572,6 @@ func (rg *Registry) modify(ctx context.Context, s *spec, id string, vals []value
 	}
 	if !found {
 		return Response{}, errNotFound
-	}
-	if err := s.checkRefs(ctx, tx, vals); err != nil {
-		return Response{}, err
 	}
 	rec, err := s.fetch(ctx, tx, id)
 	if err != nil {

@@ -91,6 +91,10 @@ type Route struct {
 	Summary string
 	// Handler serves the operation.
 	Handler http.Handler
+	// Doc documents the operation for generated API descriptions
+	// (package resource/openapi); nil leaves it undocumented, which the
+	// generator refuses.
+	Doc *RouteDoc
 }
 
 // Change describes a create or update to [Options.OnWrite].

@@ -160,13 +160,121 @@ func (s *Service) Routes() ([]resource.Route, error) {
 		return nil, errors.New("webhook: Routes needs Options.Caller")
 	}
 	col, item := s.prefix+"/webhooks", s.prefix+"/webhooks/{id}"
+	d := s.routeDocs()
 	return []resource.Route{
-		{Method: http.MethodPost, Path: col, Scope: s.manage, Summary: "Subscribe a URL to events (REST Hooks); the signing secret is shown once", Handler: http.HandlerFunc(s.publicCreate)},
-		{Method: http.MethodGet, Path: col, Scope: s.manage, Summary: "List this API key's webhook subscriptions", Handler: http.HandlerFunc(s.publicList)},
-		{Method: http.MethodGet, Path: item, Scope: s.manage, Summary: "Get a webhook subscription", Handler: http.HandlerFunc(s.publicGet)},
-		{Method: http.MethodPatch, Path: item, Scope: s.manage, Summary: "Change a webhook subscription", Handler: http.HandlerFunc(s.publicPatch)},
-		{Method: http.MethodDelete, Path: item, Scope: s.manage, Summary: "Unsubscribe (REST Hooks)", Handler: http.HandlerFunc(s.publicDelete)},
+		{Method: http.MethodPost, Path: col, Scope: s.manage, Summary: "Subscribe a URL to events (REST Hooks); the signing secret is shown once", Handler: http.HandlerFunc(s.publicCreate), Doc: d.create},
+		{Method: http.MethodGet, Path: col, Scope: s.manage, Summary: "List this API key's webhook subscriptions", Handler: http.HandlerFunc(s.publicList), Doc: d.list},
+		{Method: http.MethodGet, Path: item, Scope: s.manage, Summary: "Get a webhook subscription", Handler: http.HandlerFunc(s.publicGet), Doc: d.get},
+		{Method: http.MethodPatch, Path: item, Scope: s.manage, Summary: "Change a webhook subscription", Handler: http.HandlerFunc(s.publicPatch), Doc: d.patch},
+		{Method: http.MethodDelete, Path: item, Scope: s.manage, Summary: "Unsubscribe (REST Hooks)", Handler: http.HandlerFunc(s.publicDelete), Doc: d.delete},
 	}, nil
+}
+
+// publicDocs documents the public routes for generated API descriptions
+// (resource.RouteDoc, package resource/openapi).
+type publicDocs struct {
+	create, list, get, patch, delete *resource.RouteDoc
+}
+
+// schemaJSON encodes a JSON Schema written as Go values.
+func schemaJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil // only maps, slices and strings below: never happens
+	}
+	return b
+}
+
+type jsonObj = map[string]any
+
+// routeDocs describes the public routes: the endpoint as returned (with
+// the secret in the answer to a create), the bodies and the errors.
+func (s *Service) routeDocs() publicDocs {
+	types := []any{Wildcard}
+	for _, t := range s.types {
+		types = append(types, t.Name)
+	}
+	events := jsonObj{"type": "array", "minItems": 1, "maxItems": maxEvents, "items": jsonObj{"type": "string", "enum": types},
+		"description": "Event types (<singular>.created, <singular>.updated) or \"*\" for every type the API key may read; subscribing to a type needs its read scope."}
+	targetURL := jsonObj{"type": "string", "format": "uri", "maxLength": maxURLLength,
+		"description": "The https URL receiving the events as POSTs signed per Standard Webhooks; it must resolve to public addresses only."}
+	description := jsonObj{"type": []string{"string", "null"}, "maxLength": maxDescription, "description": "Free text; null means empty."}
+	dateTime := jsonObj{"type": "string", "format": "date-time"}
+	nullDateTime := jsonObj{"type": []string{"string", "null"}, "format": "date-time"}
+	endpoint := func(secret bool) json.RawMessage {
+		props := jsonObj{
+			"id":                         jsonObj{"type": "string", "format": "uuid"},
+			"organization_id":            jsonObj{"type": "string"},
+			"api_key_id":                 jsonObj{"type": []string{"string", "null"}, "format": "uuid", "description": "The API key the subscription belongs to; null when made through the admin API."},
+			"target_url":                 jsonObj{"type": "string"},
+			"events":                     jsonObj{"type": "array", "items": jsonObj{"type": "string"}},
+			"description":                jsonObj{"type": "string"},
+			"enabled":                    jsonObj{"type": "boolean"},
+			"disabled_reason":            jsonObj{"type": []string{"string", "null"}, "description": "Why the endpoint is disabled (e.g. repeated delivery failures); null when enabled."},
+			"previous_secret_expires_at": jsonObj{"type": []string{"string", "null"}, "format": "date-time", "description": "Until when the secret replaced by the last rotation still signs."},
+			"last_success_at":            nullDateTime,
+			"created_at":                 dateTime,
+			"updated_at":                 dateTime,
+		}
+		required := []string{"id", "organization_id", "api_key_id", "target_url", "events", "description", "enabled",
+			"disabled_reason", "previous_secret_expires_at", "last_success_at", "created_at", "updated_at"}
+		desc := "A webhook subscription."
+		if secret {
+			props["secret"] = jsonObj{"type": "string", "pattern": "^whsec_", "description": "The signing secret, shown only in this answer."}
+			required = append(required, "secret")
+			desc = "A new webhook subscription with its signing secret, shown only once."
+		}
+		return schemaJSON(jsonObj{"type": "object", "additionalProperties": false, "required": required, "properties": props, "description": desc})
+	}
+	components := map[string]json.RawMessage{
+		"WebhookEndpoint":           endpoint(false),
+		"WebhookEndpointWithSecret": endpoint(true),
+	}
+	ref := func(name string) json.RawMessage { return schemaJSON(jsonObj{"$ref": "#/components/schemas/" + name}) }
+	id := []resource.ParamDoc{{Name: "id", Description: "The subscription's id.", Schema: schemaJSON(jsonObj{"type": "string", "format": "uuid"})}}
+	notFound := resource.ErrorDoc{Message: gatehouse.MsgNotFound}
+	bodyErrs := []resource.ErrorDoc{
+		{Message: gatehouse.MsgInvalidJSON}, {Message: gatehouse.MsgUnsupportedFields}, {Message: gatehouse.MsgInvalidFieldValues},
+		{Message: gatehouse.MsgMissingScope},
+	}
+	const tag = "webhooks"
+	return publicDocs{
+		create: &resource.RouteDoc{
+			OperationID: "createWebhook", Tag: tag, Components: components,
+			Description: "Subscribes target_url to the event types (REST Hooks subscribe). The subscription belongs to the calling API key.",
+			Body: schemaJSON(jsonObj{"type": "object", "additionalProperties": false, "required": []string{"target_url", "events"},
+				"properties": jsonObj{"target_url": targetURL, "events": events, "description": description}}),
+			Responses: []resource.ResponseDoc{{Status: http.StatusCreated, Description: "The subscription with its signing secret.",
+				Data:    ref("WebhookEndpointWithSecret"),
+				Headers: []resource.HeaderDoc{{Name: "Location", Description: "The path of the subscription.", Required: true}}}},
+			Errors: append(slices.Clone(bodyErrs), resource.ErrorDoc{Status: http.StatusBadRequest, Message: MsgTooManyEndpoints,
+				Extra: map[string]json.RawMessage{"limit": schemaJSON(jsonObj{"type": "integer", "description": "The most endpoints an organization may have."})}}),
+		},
+		list: &resource.RouteDoc{
+			OperationID: "listWebhooks", Tag: tag, Components: components,
+			Responses: []resource.ResponseDoc{{Status: http.StatusOK, Description: "The calling API key's subscriptions.",
+				Data: schemaJSON(jsonObj{"type": "array", "items": jsonObj{"$ref": "#/components/schemas/WebhookEndpoint"}})}},
+		},
+		get: &resource.RouteDoc{
+			OperationID: "getWebhook", Tag: tag, Components: components, Path: id,
+			Responses: []resource.ResponseDoc{{Status: http.StatusOK, Description: "The subscription.", Data: ref("WebhookEndpoint")}},
+			Errors:    []resource.ErrorDoc{notFound},
+		},
+		patch: &resource.RouteDoc{
+			OperationID: "updateWebhook", Tag: tag, Components: components, Path: id,
+			Description: "Changes any subset of target_url, events, description and enabled.",
+			Body: schemaJSON(jsonObj{"type": "object", "additionalProperties": false, "minProperties": 1,
+				"properties": jsonObj{"target_url": targetURL, "events": events, "description": description, "enabled": jsonObj{"type": "boolean"}}}),
+			Responses: []resource.ResponseDoc{{Status: http.StatusOK, Description: "The changed subscription.", Data: ref("WebhookEndpoint")}},
+			Errors:    append(slices.Clone(bodyErrs), resource.ErrorDoc{Message: gatehouse.MsgNoFieldsToUpdate}, notFound),
+		},
+		delete: &resource.RouteDoc{
+			OperationID: "deleteWebhook", Tag: tag, Path: id,
+			Description: "Deletes the subscription (REST Hooks unsubscribe).",
+			Responses:   []resource.ResponseDoc{{Status: http.StatusNoContent, Description: "Unsubscribed."}},
+			Errors:      []resource.ErrorDoc{notFound},
+		},
+	}
 }
 
 // principal returns the calling key, its organization and its scopes, or

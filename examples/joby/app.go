@@ -29,6 +29,7 @@ import (
 	"gatehouse.dev/ratelimit"
 	"gatehouse.dev/ratelimit/redislimit"
 	"gatehouse.dev/resource"
+	"gatehouse.dev/resource/openapi"
 	"gatehouse.dev/scope"
 	"gatehouse.dev/sqldb"
 	"gatehouse.dev/tenancy"
@@ -91,6 +92,8 @@ type app struct {
 	api    http.Handler   // /v1/...
 	admin  http.Handler   // /admin/... (nil when no admin token)
 	adminH *admin.Handler // for provisioning the demo
+
+	openapi *openapi.Document // served at /v1/openapi.json
 }
 
 // jobTypes are the job types every new organization starts with.
@@ -212,10 +215,10 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	routes := append([]resource.Route{{
-		Method: http.MethodGet, Path: "/v1/whoami", Summary: "The calling API key (test connection)",
-		Handler: auth.WhoAmI(auth.WhoAmIOptions{Version: versioner.Current(), Logger: cfg.Logger}),
-	}}, webhookRoutes...)
+	// The OpenAPI document is built from the registry, so its handler gets
+	// it once the registry exists (openapi.go).
+	spec := openapi.NewHandler(openapi.HandlerOptions{Logger: cfg.Logger})
+	routes := append([]resource.Route{whoamiRoute(versioner, cfg.Logger), spec.Route(openAPIPath)}, webhookRoutes...)
 
 	a.reg, err = resource.New(resource.Options{
 		DB: db, Dialect: dialect, Resources: resources(), Routes: routes,
@@ -229,6 +232,10 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	if err := a.reg.Migrate(ctx); err != nil {
 		return nil, err
 	}
+	if a.openapi, err = openapi.New(openAPIOptions(a.reg, versioner)); err != nil {
+		return nil, err
+	}
+	spec.Set(a.openapi)
 	if err := tenancy.Migrate(ctx, db, dialect, "joby-indexes", a.reg.IndexDDL()); err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@
 //	-redis       (REDIS_URL)     redis://host:6379/0 or redis+cluster://h1:p1,h2:p2 (empty: in-process)
 //	-replicas    (REPLICAS)      pods sharing Redis, for the fallback limit, default 1
 //	-demo                        create a demo organization and key, generate ADMIN_TOKEN
+//	-openapi                     print the OpenAPI document (-openapi-version 3.0 for 3.0.3) and exit
 //	             (GATEHOUSE_SECRET_KEYS) id:base64key,… shared by all pods (cursors, webhook secrets)
 //	             (ADMIN_TOKEN)   bearer token of /admin, at least 32 characters
 package main
@@ -64,8 +65,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	redisURL := fs.String("redis", getenv("REDIS_URL"), "Redis URL (empty: in-process limiter and audit log)")
 	replicas := fs.Int("replicas", envInt(getenv, "REPLICAS", 1), "pods sharing Redis (per-pod fallback limit while Redis is down)")
 	demo := fs.Bool("demo", false, "create a demo organization and API key and print them")
+	printOpenAPI := fs.Bool("openapi", false, "print the OpenAPI document and exit")
+	openAPIVersion := fs.String("openapi-version", "3.1", "OpenAPI version of -openapi: 3.1 or 3.0 (3.0.3)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *printOpenAPI {
+		return writeOpenAPI(ctx, stdout, *openAPIVersion)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 
