@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -123,4 +126,73 @@ func WaitHTTP(ctx context.Context, url string, p *Proc) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// cpuTicks returns the user+system CPU time of pid in clock ticks, from
+// /proc/<pid>/stat (fields 14 and 15).
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("e2e: /proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("e2e: /proc/%d/stat: %d fields", pid, len(f))
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("e2e: /proc/%d/stat: %w", pid, err)
+	}
+	return u + s, nil
+}
+
+// WaitIdle waits until the processes used at most 2 clock ticks of CPU
+// (20 ms at the usual 100 Hz) together in 250 ms, or until maxWait has
+// passed; it returns how long it waited. A server keeps working on the
+// requests a load generator abandoned at the end of its run (a slow list
+// can take seconds); without this the next run would measure that
+// leftover work. Where /proc is missing it waits one second.
+func WaitIdle(ctx context.Context, ps []*Proc, maxWait time.Duration) time.Duration {
+	start := time.Now()
+	total := func() (int64, bool) {
+		var sum int64
+		for _, p := range ps {
+			if p.Exited() {
+				continue
+			}
+			t, err := cpuTicks(p.Pid())
+			if err != nil {
+				return 0, false
+			}
+			sum += t
+		}
+		return sum, true
+	}
+	prev, ok := total()
+	if !ok {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+		return time.Since(start)
+	}
+	for time.Since(start) < maxWait {
+		select {
+		case <-ctx.Done():
+			return time.Since(start)
+		case <-time.After(250 * time.Millisecond):
+		}
+		now, ok := total()
+		if !ok || now-prev <= 2 {
+			return time.Since(start)
+		}
+		prev = now
+	}
+	return time.Since(start)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -50,5 +51,38 @@ func TestWaitHTTPAndFreePorts(t *testing.T) {
 	}
 	if len(ports) != 3 || ports[0] == ports[1] || ports[1] == ports[2] || ports[0] == ports[2] {
 		t.Errorf("ports %v", ports)
+	}
+}
+
+// TestBusyHelper is the process TestWaitIdle watches: with E2E_BUSY_HELPER
+// set it spins for a second and then sleeps; otherwise it does nothing.
+func TestBusyHelper(t *testing.T) {
+	if os.Getenv("E2E_BUSY_HELPER") != "1" {
+		return
+	}
+	end := time.Now().Add(time.Second)
+	n := 0
+	for time.Now().Before(end) {
+		n++
+	}
+	time.Sleep(30 * time.Second)
+}
+
+func TestWaitIdle(t *testing.T) {
+	p, err := Start("busy", os.Args[0], []string{"-test.run=^TestBusyHelper$"}, []string{"E2E_BUSY_HELPER=1"}, filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(5 * time.Second)
+	if _, err := cpuTicks(p.Pid()); err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond) // let it start spinning
+	waited := WaitIdle(context.Background(), []*Proc{p}, 20*time.Second)
+	if waited < 400*time.Millisecond || waited > 15*time.Second {
+		t.Errorf("waited %v for a process busy for about a second", waited)
+	}
+	if again := WaitIdle(context.Background(), []*Proc{p}, 20*time.Second); again > 2*time.Second {
+		t.Errorf("waited %v for an idle process", again)
 	}
 }

@@ -316,7 +316,7 @@ func runJoby(ctx context.Context, o Options, t Target, data []Lead, explain bool
 		{Name: "get", Method: http.MethodGet, Path: "/v1/leads/{id}", IDs: Pick(idsA, 1000), Header: user},
 		{Name: "create", Method: http.MethodPost, Path: "/v1/leads", Body: createBody(""), Header: post},
 	}
-	res, err := measure(ctx, o, t, dir, ports, workloads)
+	res, err := measure(ctx, o, t, dir, ports, ps, workloads)
 	return res, plans, err
 }
 
@@ -388,17 +388,29 @@ func first[T any](v []T) any {
 	return v[0]
 }
 
-// measure runs a warm-up and then every workload at every connection count.
-func measure(ctx context.Context, o Options, t Target, dir string, ports []int, ws []Workload) ([]Result, error) {
+// measure runs a warm-up (the get workload: it fills the key cache and the
+// connection pools without leaving slow requests behind) and then every
+// workload at every connection count, each run starting once the target's
+// processes are idle.
+func measure(ctx context.Context, o Options, t Target, dir string, ports []int, ps []*Proc, ws []Workload) ([]Result, error) {
 	maxConns := slices.Max(o.Connections)
 	if o.Warmup > 0 {
-		if _, err := RunWrk(ctx, WrkOptions{Wrk: o.Wrk, Dir: dir, Ports: ports, Workload: ws[0], Connections: maxConns, Duration: o.Warmup}); err != nil {
+		warm := ws[0]
+		for _, w := range ws {
+			if w.Name == "get" {
+				warm = w
+			}
+		}
+		if _, err := RunWrk(ctx, WrkOptions{Wrk: o.Wrk, Dir: dir, Ports: ports, Workload: warm, Connections: maxConns, Duration: o.Warmup}); err != nil {
 			return nil, fmt.Errorf("warm-up: %w", err)
 		}
 	}
 	var out []Result
 	for _, w := range ws {
 		for _, c := range o.Connections {
+			if d := WaitIdle(ctx, ps, time.Minute); d > 2*time.Second {
+				fmt.Fprintf(o.Log, "   (waited %v for the target to finish abandoned requests)\n", d.Round(100*time.Millisecond))
+			}
 			r, err := RunWrk(ctx, WrkOptions{Wrk: o.Wrk, Dir: dir, Ports: ports, Workload: w, Connections: c, Duration: o.Duration})
 			if err != nil {
 				return out, err
@@ -587,7 +599,7 @@ func runPocketBase(ctx context.Context, o Options, t Target, data []Lead) ([]Res
 		{Name: "get", Method: http.MethodGet, Path: "/api/collections/leads/records/{id}", IDs: Pick(idsA, 1000), Header: user},
 		{Name: "create", Method: http.MethodPost, Path: "/api/collections/leads/records", Body: createBody(orgs[0]), Header: post},
 	}
-	res, err := measure(ctx, o, t, dir, ports, workloads)
+	res, err := measure(ctx, o, t, dir, ports, ps, workloads)
 	ps.stop(o.Log)
 	ps = nil
 	if err != nil {
