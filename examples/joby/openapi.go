@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -63,7 +64,9 @@ func whoamiRoute(v *gatehouse.Versioner, logger *slog.Logger) resource.Route {
 		Doc: &resource.RouteDoc{
 			OperationID: "getWhoAmI",
 			Description: "What a no-code platform's \"test connection\" step calls: the organization, the key's id, name, scopes and rate limit, and the API version.",
-			Responses:   []resource.ResponseDoc{{Status: http.StatusOK, Description: "The calling key.", Data: auth.WhoAmISchema()}},
+			Components:  map[string]json.RawMessage{"WhoAmI": auth.WhoAmISchema()},
+			Responses: []resource.ResponseDoc{{Status: http.StatusOK, Description: "The calling key.",
+				Data: json.RawMessage(`{"$ref":"#/components/schemas/WhoAmI"}`)}},
 		},
 	}
 }
