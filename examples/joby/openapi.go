@@ -53,6 +53,9 @@ func openAPIOptions(reg *resource.Registry, v *gatehouse.Versioner) openapi.Opti
 		// its fail-closed 503 lets clients handle it if an operator picks
 		// it. The default policy (per-pod fallback) never sends it.
 		LimiterUnavailable: true,
+		// The webhook service emits <singular>.created and .updated for
+		// every resource (OpenAPI 3.1 webhooks).
+		Events: true,
 	}
 }
 

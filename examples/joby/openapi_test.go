@@ -243,6 +243,21 @@ func TestOpenAPIValid(t *testing.T) {
 		if want := "ErrorInvalidJSON ErrorUnsupportedFields ErrorInvalidFieldValues ErrorInvalidForeignKey ErrorUnsupportedVersion ErrorInvalidHeaders"; strings.Join(variants, " ") != want {
 			t.Errorf("%s: createLead 400 variants %q", rendition, strings.Join(variants, " "))
 		}
+		if rendition == openapi.V31 {
+			// The documented events are the webhook service's catalogue.
+			var documented, served []string
+			for name := range doc.Webhooks {
+				documented = append(documented, name)
+			}
+			for _, et := range a.app.webhook.Types() {
+				served = append(served, et.Name)
+			}
+			slices.Sort(documented)
+			slices.Sort(served)
+			if !slices.Equal(documented, served) {
+				t.Errorf("webhooks %v, event types %v", documented, served)
+			}
+		}
 		tooMany := doc.Components.Responses["TooManyRequests"].Value
 		if h := tooMany.Headers["Retry-After"]; h == nil || !h.Value.Required {
 			t.Errorf("%s: 429 without required Retry-After", rendition)

@@ -46,6 +46,9 @@ type builder struct {
 	tags       []any
 	tagSeen    map[string]bool
 	versionHdr string
+	// parsed are the schemas read from route documentation outside
+	// components, whose references are checked at the end.
+	parsed []*schema
 }
 
 // operation is one documented operation before rendering.
@@ -138,6 +141,13 @@ func (b *builder) build() (map[string]any, error) {
 			return nil, err
 		}
 	}
+	var hooks map[string]any
+	if b.opts.Events {
+		var err error
+		if hooks, err = b.events(); err != nil {
+			return nil, err
+		}
+	}
 	// The answers to what the paths do not list are always documented.
 	b.errs.used["UnsupportedResource"] = true
 	b.errs.used["MethodNotAllowed"] = true
@@ -152,6 +162,13 @@ func (b *builder) build() (map[string]any, error) {
 		for _, r := range s.refs(nil) {
 			if _, ok := b.schemas[r]; !ok {
 				return nil, fmt.Errorf("openapi: schema %s refers to #/components/schemas/%s, which is not declared", name, r)
+			}
+		}
+	}
+	for _, s := range b.parsed {
+		for _, r := range s.refs(nil) {
+			if _, ok := b.schemas[r]; !ok {
+				return nil, fmt.Errorf("openapi: route documentation refers to #/components/schemas/%s, which is not declared", r)
 			}
 		}
 	}
@@ -185,6 +202,9 @@ func (b *builder) build() (map[string]any, error) {
 			"securitySchemes": b.securitySchemes(),
 		},
 	}
+	if hooks != nil {
+		doc["webhooks"] = versioned{v31: hooks}
+	}
 	if b.opts.KeyHeader != "" {
 		doc["security"] = []any{
 			map[string]any{"bearerAuth": []any{}},
@@ -217,6 +237,63 @@ func (b *builder) build() (map[string]any, error) {
 		doc["servers"] = servers
 	}
 	return doc, nil
+}
+
+// events returns the webhooks member: one POST per event type. The
+// payload schemas (<Name>Event) are components.
+func (b *builder) events() (map[string]any, error) {
+	hooks := map[string]any{}
+	header := func(name, desc string, s *schema) map[string]any {
+		return map[string]any{"name": name, "in": "header", "required": true, "description": desc, "schema": s}
+	}
+	digits := str()
+	digits.Pattern = "^[0-9]+$"
+	sig := str()
+	sig.Pattern = "^v1,"
+	for _, r := range b.reg.Resources() {
+		name := camel(r.Singular)
+		types := []string{r.Singular + ".created", r.Singular + ".updated"}
+		evType := &schema{Type: typeList{"string"}, Enum: []json.RawMessage{rawJSON(types[0]), rawJSON(types[1])}}
+		id := str()
+		id.Pattern = "^evt_[0-9a-f]{32}$"
+		payload := object([]string{"id", "type", "created_at", "organization_id", "data"},
+			prop{"id", withDescription(id, "The event id, also in webhook-id: receivers de-duplicate on it (delivery is at least once).")},
+			prop{"type", evType},
+			prop{"created_at", withDescription(strFormat("date-time"), "When the change was committed.")},
+			prop{"organization_id", str()},
+			prop{"data", withDescription(ref(name), "The record as the API returns it after the change.")},
+		)
+		payload.Description = fmt.Sprintf("The body of a %s event delivery.", r.Singular)
+		if err := b.addSchema(name+"Event", payload); err != nil {
+			return nil, err
+		}
+		for _, typ := range types {
+			opID := "on" + camel(typ)
+			if prev, dup := b.opIDs[opID]; dup {
+				return nil, fmt.Errorf("openapi: operation id %s of webhook %s is used by %s", opID, typ, prev)
+			}
+			b.opIDs[opID] = "webhook " + typ
+			hooks[typ] = map[string]any{"post": map[string]any{
+				"operationId": opID,
+				"security":    []any{},
+				"tags":        []any{r.Name},
+				"summary":     fmt.Sprintf("A %s was %s", r.Singular, strings.TrimPrefix(typ, r.Singular+".")),
+				"description": fmt.Sprintf("Sent to the subscribed endpoints of the organization whose key may read %s (scope %s:read). "+
+					"Verify the signature over the raw body before parsing it.", r.Name, r.Name),
+				"parameters": []any{
+					header("webhook-id", "The event id.", str()),
+					header("webhook-timestamp", "Unix seconds of the attempt; reject one more than 5 minutes from now.", digits),
+					header("webhook-signature", "Space-separated `v1,<base64 HMAC-SHA256>` of `<webhook-id>.<webhook-timestamp>.<body>` "+
+						"under the endpoint's secret (two while a rotated secret is in its grace period).", sig),
+				},
+				"requestBody": map[string]any{"required": true, "content": map[string]any{jsonType: map[string]any{"schema": ref(name + "Event")}}},
+				"responses": map[string]any{"2XX": map[string]any{
+					"description": "Any 2xx acknowledges the delivery; any other answer or a timeout is retried with exponential backoff.",
+				}},
+			}}
+		}
+	}
+	return hooks, nil
 }
 
 // description is info.description: the service's text and the
@@ -608,7 +685,7 @@ func (b *builder) route(rt resource.Route) error {
 			return fmt.Errorf("openapi: route %s: wildcard %s cannot be documented", where, seg)
 		}
 		seen[name] = true
-		p, err := param(docs[name], "path")
+		p, err := b.param(docs[name], "path")
 		if err != nil {
 			return fmt.Errorf("openapi: route %s: path parameter %s: %w", where, name, err)
 		}
@@ -624,14 +701,14 @@ func (b *builder) route(rt resource.Route) error {
 		if q.Name == "" {
 			return fmt.Errorf("openapi: route %s: query parameter without a name", where)
 		}
-		p, err := param(q, "query")
+		p, err := b.param(q, "query")
 		if err != nil {
 			return fmt.Errorf("openapi: route %s: query parameter %s: %w", where, q.Name, err)
 		}
 		o.query = append(o.query, p)
 	}
 	if d.Body != nil {
-		s, err := parseSchema(d.Body)
+		s, err := b.parse(d.Body)
 		if err != nil {
 			return fmt.Errorf("openapi: route %s: Body: %w", where, err)
 		}
@@ -649,13 +726,13 @@ func (b *builder) route(rt resource.Route) error {
 		case r.Data != nil && r.Body != nil:
 			return fmt.Errorf("openapi: route %s: response %d sets both Data and Body", where, r.Status)
 		case r.Data != nil:
-			s, err := parseSchema(r.Data)
+			s, err := b.parse(r.Data)
 			if err != nil {
 				return fmt.Errorf("openapi: route %s: response %d: %w", where, r.Status, err)
 			}
 			sr.schema = object([]string{"data", "request_id"}, prop{"data", s}, prop{"request_id", requestIDSchema()})
 		case r.Body != nil:
-			s, err := parseSchema(r.Body)
+			s, err := b.parse(r.Body)
 			if err != nil {
 				return fmt.Errorf("openapi: route %s: response %d: %w", where, r.Status, err)
 			}
@@ -667,7 +744,7 @@ func (b *builder) route(rt resource.Route) error {
 			}
 			hs := str()
 			if h.Schema != nil {
-				s, err := parseSchema(h.Schema)
+				s, err := b.parse(h.Schema)
 				if err != nil {
 					return fmt.Errorf("openapi: route %s: header %s: %w", where, h.Name, err)
 				}
@@ -714,13 +791,23 @@ func validComponentName(n string) bool {
 	return n != ""
 }
 
+// parse reads a schema of route documentation outside components.
+func (b *builder) parse(raw json.RawMessage) (*schema, error) {
+	s, err := parseSchema(raw)
+	if err != nil {
+		return nil, err
+	}
+	b.parsed = append(b.parsed, s)
+	return s, nil
+}
+
 // param renders a ParamDoc as a Parameter Object (without name for path
 // parameters, which the caller sets).
-func param(p resource.ParamDoc, in string) (map[string]any, error) {
+func (b *builder) param(p resource.ParamDoc, in string) (map[string]any, error) {
 	s := str()
 	if p.Schema != nil {
 		var err error
-		if s, err = parseSchema(p.Schema); err != nil {
+		if s, err = b.parse(p.Schema); err != nil {
 			return nil, err
 		}
 	}

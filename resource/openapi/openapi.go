@@ -69,6 +69,13 @@ type Options struct {
 	// LimiterUnavailable documents the 503 "Rate limiter unavailable" of a
 	// limiter that fails closed (redislimit.FailClosed).
 	LimiterUnavailable bool
+	// Events documents the webhook deliveries of package webhook as the
+	// OpenAPI 3.1 webhooks <singular>.created and <singular>.updated of
+	// each resource: a POST signed per Standard Webhooks (webhook-id,
+	// webhook-timestamp, webhook-signature) with the payload
+	// {"id","type","created_at","organization_id","data"}, data being the
+	// record. OpenAPI 3.0 has no webhooks; its rendition leaves them out.
+	Events bool
 }
 
 // Server is a place the API is served.
