@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"gatehouse.dev"
 	"gatehouse.dev/admin"
@@ -32,6 +34,7 @@ import (
 	"gatehouse.dev/resource/openapi"
 	"gatehouse.dev/scope"
 	"gatehouse.dev/sqldb"
+	"gatehouse.dev/telemetry"
 	"gatehouse.dev/tenancy"
 	"gatehouse.dev/webhook"
 )
@@ -55,6 +58,11 @@ type config struct {
 	// Replicas is the number of pods sharing Redis, for the limiter's
 	// per-pod fallback limit while Redis is down. Zero means 1.
 	Replicas int
+	// TracerProvider and MeterProvider receive gatehouse's spans and
+	// metrics; nil means the global providers (no-ops unless the host
+	// installed an SDK).
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
 	// Keyring holds the server secrets every pod shares (cursor MACs,
 	// webhook signing secrets at rest). Nil means a fresh one for this
 	// process only.
@@ -108,7 +116,11 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	db, dialect, err := sqldb.Open(cfg.DB)
+	tel, err := telemetry.New(telemetry.Options{TracerProvider: cfg.TracerProvider, MeterProvider: cfg.MeterProvider, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	db, dialect, err := sqldb.OpenWith(cfg.DB, sqldb.Options{WrapConnector: tel.Connector})
 	if err != nil {
 		return nil, err
 	}
@@ -255,17 +267,26 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 		if a.redis, err = openRedis(cfg.Redis); err != nil {
 			return nil, err
 		}
+		a.redis.AddHook(tel.RedisHook())
 		store, err := redisaudit.New(redisaudit.Options{Client: a.redis})
 		if err != nil {
 			return nil, err
 		}
-		rec, err := audit.NewRecorder(audit.RecorderOptions{Writer: store, Logger: cfg.Logger})
+		rec, err := audit.NewRecorder(audit.RecorderOptions{Writer: tel.AuditWriter(store), Logger: cfg.Logger})
 		if err != nil {
 			return nil, err
 		}
 		sink, auditRead = rec, store
 		a.runners = append(a.runners, rec.Run)
-		if a.limiter, err = redislimit.New(redislimit.Options{Client: a.redis, Replicas: cfg.Replicas, Logger: cfg.Logger}); err != nil {
+		rl, err := redislimit.New(redislimit.Options{Client: a.redis, Replicas: cfg.Replicas, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		a.limiter = rl
+		if _, err := tel.ObserveLimiter(rl.Stats); err != nil {
+			return nil, err
+		}
+		if _, err := tel.ObserveAudit(rec.Stats); err != nil {
 			return nil, err
 		}
 	}
@@ -283,7 +304,10 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	// Key verification without a database round trip: an in-process cache
 	// in front of the store, kept exact across pods by a Redis Stream of
 	// invalidations (without Redis, entries are re-read after 5 s).
-	if a.cache, err = keycache.New(keycache.Options{Store: a.store, Orgs: a.store, Now: cfg.Now}); err != nil {
+	if a.cache, err = keycache.New(keycache.Options{Store: tel.Store(a.store), Orgs: tel.Orgs(a.store), Now: cfg.Now}); err != nil {
+		return nil, err
+	}
+	if _, err := tel.ObserveCache(a.cacheStats); err != nil {
 		return nil, err
 	}
 	a.publish = func(_ context.Context, c keycache.Change) error { a.cache.Apply(c); return nil }
@@ -315,7 +339,7 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 		return nil, err
 	}
 	limiter, err := ratelimit.New(ratelimit.Options{
-		Limiter: a.limiter, Logger: cfg.Logger,
+		Limiter: tel.Limiter(a.limiter), Logger: cfg.Logger,
 		Key: func(r *http.Request) (string, ratelimit.Limit, bool) {
 			k, ok := auth.FromContext(r.Context())
 			return k.ID, ratelimit.PerMinute(k.RateLimitPerMinute), ok
@@ -326,7 +350,7 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	}
 	// request id → version → auth → audit → rate limit → registry (router,
 	// scope, idempotency, handler)
-	a.api = gatehouse.RequestID(versioner.Wrap(authn.Wrap(recorder.Wrap(limiter.Wrap(a.reg)))))
+	a.api = gatehouse.RequestID(tel.Middleware(versioner.Wrap(authn.Wrap(recorder.Wrap(limiter.Wrap(a.reg))))))
 
 	// The admin actions trail lives in the database with the keys.
 	events, err := sqlaudit.NewEvents(sqlaudit.EventsOptions{DB: db, Dialect: dialect, Now: cfg.Now})
@@ -373,6 +397,19 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	}
 	ok = true
 	return a, nil
+}
+
+// cacheStats reports the key cache's counters to telemetry.
+func (a *app) cacheStats() telemetry.CacheStats {
+	s := a.cache.Stats()
+	return telemetry.CacheStats{
+		Hits: s.Hits, NegativeHits: s.NegativeHits, Misses: s.Misses,
+		OrgHits: s.OrgHits, OrgMisses: s.OrgMisses,
+		Invalidations: s.Invalidations, Flushes: s.Flushes,
+		Evictions: s.Evictions, Errors: s.Errors,
+		Entries: s.Entries, NegativeEntries: s.NegativeEntries, OrgEntries: s.OrgEntries,
+		FeedHealthy: s.FeedHealthy,
+	}
 }
 
 // demoKeyring loads the demo's keyring from the database, generating it on

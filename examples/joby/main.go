@@ -13,6 +13,7 @@
 //	-db          (DATABASE_URL)  SQLite file path or postgres:// URL, default joby.db
 //	-redis       (REDIS_URL)     redis://host:6379/0 or redis+cluster://h1:p1,h2:p2 (empty: in-process)
 //	-replicas    (REPLICAS)      pods sharing Redis, for the fallback limit, default 1
+//	-otel        (GATEHOUSE_OTEL) none or stdout: print spans and metrics (OTLP: examples/otlp)
 //	-demo                        create a demo organization and key, generate ADMIN_TOKEN
 //	-openapi                     print the OpenAPI document (-openapi-version 3.0 for 3.0.3) and exit
 //	             (GATEHOUSE_SECRET_KEYS) id:base64key,… shared by all pods (cursors, webhook secrets)
@@ -40,6 +41,14 @@ import (
 	"gatehouse.dev"
 	"gatehouse.dev/auth"
 	"gatehouse.dev/scope"
+	"gatehouse.dev/telemetry"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 func main() {
@@ -64,6 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	dbURL := fs.String("db", envOr(getenv, "DATABASE_URL", "joby.db"), "SQLite file path or postgres:// URL")
 	redisURL := fs.String("redis", getenv("REDIS_URL"), "Redis URL (empty: in-process limiter and audit log)")
 	replicas := fs.Int("replicas", envInt(getenv, "REPLICAS", 1), "pods sharing Redis (per-pod fallback limit while Redis is down)")
+	otelMode := fs.String("otel", envOr(getenv, "GATEHOUSE_OTEL", "none"), "telemetry export: none or stdout (spans and metrics as JSON)")
 	demo := fs.Bool("demo", false, "create a demo organization and API key and print them")
 	printOpenAPI := fs.Bool("openapi", false, "print the OpenAPI document and exit")
 	openAPIVersion := fs.String("openapi-version", "3.1", "OpenAPI version of -openapi: 3.1 or 3.0 (3.0.3)")
@@ -73,7 +83,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *printOpenAPI {
 		return writeOpenAPI(ctx, stdout, *openAPIVersion)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	// Every log line of a request carries its request id (and trace ids).
+	logger := slog.New(telemetry.LogHandler(slog.NewTextHandler(stderr, nil)))
 
 	adminToken := getenv("ADMIN_TOKEN")
 	if *demo && adminToken == "" {
@@ -96,6 +107,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		cfg.Keyring = k
+	}
+	switch *otelMode {
+	case "none", "":
+	case "stdout":
+		tp, mp, shutdown, err := stdoutTelemetry(stdout)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = shutdown(context.Background()) }()
+		cfg.TracerProvider, cfg.MeterProvider = tp, mp
+	default:
+		return fmt.Errorf("-otel %q: want none or stdout (OTLP: see examples/otlp)", *otelMode)
 	}
 	a, err := newApp(ctx, cfg)
 	if err != nil {
@@ -219,4 +242,26 @@ func (a *app) seedDemo(ctx context.Context) (auth.RawKey, error) {
 	}
 	raw, _, err := a.adminH.IssueKey(ctx, demoOrgID, "Demo key", scope.NewSet(a.reg.Scopes()...), 60, nil)
 	return raw, err
+}
+
+// stdoutTelemetry builds OpenTelemetry SDK providers that print spans and
+// metrics (every 10 s) to w, so a user sees them without a collector.
+func stdoutTelemetry(w io.Writer) (*sdktrace.TracerProvider, *sdkmetric.MeterProvider, func(context.Context) error, error) {
+	te, err := stdouttrace.New(stdouttrace.WithWriter(w))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	me, err := stdoutmetric.New(stdoutmetric.WithWriter(w))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	res := resource.NewSchemaless(attribute.String("service.name", "joby"))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(te), sdktrace.WithResource(res))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(me, sdkmetric.WithInterval(10*time.Second))), sdkmetric.WithResource(res))
+	shutdown := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return errors.Join(tp.Shutdown(ctx), mp.Shutdown(ctx))
+	}
+	return tp, mp, shutdown, nil
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -17,12 +18,53 @@ import (
 // prints over real HTTP, and stops it with a cancelled context (as SIGTERM).
 func TestDemoServer(t *testing.T) {
 	t.Parallel()
+	out := runDemo(t, nil)
+	if strings.Contains(out.String(), `"Name":"SELECT"`) {
+		t.Error("telemetry exported without -otel")
+	}
+}
+
+// TestDemoServerStdoutTelemetry runs the demo with -otel stdout: the spans
+// of the request (SQL, key lookup) and the request metrics are printed.
+func TestDemoServerStdoutTelemetry(t *testing.T) {
+	t.Parallel()
+	out := runDemo(t, []string{"-otel", "stdout"}).String()
+	for _, want := range []string{`"Name":"gatehouse.auth.lookup_key"`, `"Name":"SELECT"`, `"Name":"gatehouse.requests"`, `"gatehouse.outcome"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %s", want)
+		}
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// runDemo runs the command with -demo (and extra flags) on a free port,
+// lists leads with the key it prints over real HTTP, stops it with a
+// cancelled context (as SIGTERM) and returns everything it printed.
+func runDemo(t *testing.T, extra []string) *lockedBuffer {
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	db := filepath.Join(t.TempDir(), "demo.db")
 	done := make(chan error, 1)
+	all := &lockedBuffer{}
 	go func() {
-		done <- run(ctx, []string{"-demo", "-addr", "127.0.0.1:0", "-db", db}, func(string) string { return "" }, pw, io.Discard)
+		args := append([]string{"-demo", "-addr", "127.0.0.1:0", "-db", db}, extra...)
+		done <- run(ctx, args, func(string) string { return "" }, io.MultiWriter(pw, all), io.Discard)
 		_ = pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)
@@ -65,4 +107,5 @@ func TestDemoServer(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("run did not stop")
 	}
+	return all
 }
