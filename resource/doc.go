@@ -10,7 +10,9 @@
 //
 // Any other method on those paths is a JSON 405 with Allow; any other path
 // under the prefix is a JSON 404 "Unsupported resource". Extra operations
-// ([Route], e.g. /v1/whoami) share the router and its 404/405 answers.
+// ([Route], e.g. /v1/whoami) share the router and its 404/405 answers, and
+// describe themselves with a [RouteDoc] for package resource/openapi, which
+// generates the OpenAPI document of the whole registry.
 //
 // Every query goes through package tenancy, so it is confined to the
 // organization in the request context (put there by the authentication

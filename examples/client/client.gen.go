@@ -6328,7 +6328,7 @@ type ClientInterface interface {
 
 	// GetSchema Describe every resource
 	//
-	// Any valid API key may read it. Any valid API key may call it.
+	// Any valid API key may call it.
 	//
 	// Corresponds with GET /v1/schema (the `GetSchema` operationId).
 	GetSchema(ctx context.Context, params *GetSchemaParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -6797,7 +6797,7 @@ func (c *APIClient) GetOpenAPI(ctx context.Context, params *GetOpenAPIParams, re
 
 // GetSchema Describe every resource
 //
-// Any valid API key may read it. Any valid API key may call it.
+// Any valid API key may call it.
 //
 // Corresponds with GET /v1/schema (the `GetSchema` operationId).
 func (c *APIClient) GetSchema(ctx context.Context, params *GetSchemaParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -9235,7 +9235,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetSchemaWithResponse Describe every resource
 	//
-	// Any valid API key may read it. Any valid API key may call it.
+	// Any valid API key may call it.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14019,7 +14019,7 @@ func (c *ClientWithResponses) GetOpenAPIWithResponse(ctx context.Context, params
 
 // GetSchemaWithResponse Describe every resource
 //
-// Any valid API key may read it. Any valid API key may call it.
+// Any valid API key may call it.
 //
 // Returns a wrapper object for the known response body format(s).
 //

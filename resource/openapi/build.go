@@ -608,7 +608,7 @@ func (b *builder) schemaOp() error {
 	b.addTag(metaTag, "The API itself.")
 	return b.addOp(&operation{
 		method: http.MethodGet, path: b.reg.Prefix() + "/schema", id: "getSchema", tag: metaTag,
-		summary: "Describe every resource", description: "Any valid API key may read it.",
+		summary: "Describe every resource",
 		success: []success{{status: 200, description: "The schema.", schema: object([]string{"data", "request_id"},
 			prop{"data", ref("Schema")}, prop{"request_id", requestIDSchema()})}},
 	})

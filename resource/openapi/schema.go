@@ -14,36 +14,35 @@ import (
 // it is) or as an OpenAPI 3.0 Schema Object (nullable, enum for const,
 // example for examples).
 type schema struct {
-	Ref                  string                     `json:"$ref,omitempty"`
-	Title                string                     `json:"title,omitempty"`
-	Description          string                     `json:"description,omitempty"`
-	Type                 typeList                   `json:"type,omitempty"`
-	Format               string                     `json:"format,omitempty"`
-	Pattern              string                     `json:"pattern,omitempty"`
-	Const                json.RawMessage            `json:"const,omitempty"`
-	Enum                 []json.RawMessage          `json:"enum,omitempty"`
-	Default              json.RawMessage            `json:"default,omitempty"`
-	Examples             []json.RawMessage          `json:"examples,omitempty"`
-	Minimum              *json.Number               `json:"minimum,omitempty"`
-	Maximum              *json.Number               `json:"maximum,omitempty"`
-	MinLength            *int                       `json:"minLength,omitempty"`
-	MaxLength            *int                       `json:"maxLength,omitempty"`
-	MinItems             *int                       `json:"minItems,omitempty"`
-	MaxItems             *int                       `json:"maxItems,omitempty"`
-	UniqueItems          bool                       `json:"uniqueItems,omitempty"`
-	MinProperties        *int                       `json:"minProperties,omitempty"`
-	MaxProperties        *int                       `json:"maxProperties,omitempty"`
-	Properties           map[string]*schema         `json:"properties,omitempty"`
-	Required             []string                   `json:"required,omitempty"`
-	AdditionalProperties *boolOrSchema              `json:"additionalProperties,omitempty"`
-	Items                *schema                    `json:"items,omitempty"`
-	OneOf                []*schema                  `json:"oneOf,omitempty"`
-	AnyOf                []*schema                  `json:"anyOf,omitempty"`
-	AllOf                []*schema                  `json:"allOf,omitempty"`
-	ReadOnly             bool                       `json:"readOnly,omitempty"`
-	WriteOnly            bool                       `json:"writeOnly,omitempty"`
-	Deprecated           bool                       `json:"deprecated,omitempty"`
-	Extensions           map[string]json.RawMessage `json:"-"`
+	Ref                  string             `json:"$ref,omitempty"`
+	Title                string             `json:"title,omitempty"`
+	Description          string             `json:"description,omitempty"`
+	Type                 typeList           `json:"type,omitempty"`
+	Format               string             `json:"format,omitempty"`
+	Pattern              string             `json:"pattern,omitempty"`
+	Const                json.RawMessage    `json:"const,omitempty"`
+	Enum                 []json.RawMessage  `json:"enum,omitempty"`
+	Default              json.RawMessage    `json:"default,omitempty"`
+	Examples             []json.RawMessage  `json:"examples,omitempty"`
+	Minimum              *json.Number       `json:"minimum,omitempty"`
+	Maximum              *json.Number       `json:"maximum,omitempty"`
+	MinLength            *int               `json:"minLength,omitempty"`
+	MaxLength            *int               `json:"maxLength,omitempty"`
+	MinItems             *int               `json:"minItems,omitempty"`
+	MaxItems             *int               `json:"maxItems,omitempty"`
+	UniqueItems          bool               `json:"uniqueItems,omitempty"`
+	MinProperties        *int               `json:"minProperties,omitempty"`
+	MaxProperties        *int               `json:"maxProperties,omitempty"`
+	Properties           map[string]*schema `json:"properties,omitempty"`
+	Required             []string           `json:"required,omitempty"`
+	AdditionalProperties *boolOrSchema      `json:"additionalProperties,omitempty"`
+	Items                *schema            `json:"items,omitempty"`
+	OneOf                []*schema          `json:"oneOf,omitempty"`
+	AnyOf                []*schema          `json:"anyOf,omitempty"`
+	AllOf                []*schema          `json:"allOf,omitempty"`
+	ReadOnly             bool               `json:"readOnly,omitempty"`
+	WriteOnly            bool               `json:"writeOnly,omitempty"`
+	Deprecated           bool               `json:"deprecated,omitempty"`
 }
 
 // typeList is the "type" keyword: one type name or a list of them.
@@ -206,9 +205,6 @@ func (s *schema) render(v version) (map[string]any, error) {
 	set("readOnly", true, s.ReadOnly)
 	set("writeOnly", true, s.WriteOnly)
 	set("deprecated", true, s.Deprecated)
-	for k, e := range s.Extensions {
-		out[k] = e
-	}
 
 	nonNull := slices.DeleteFunc(slices.Clone([]string(s.Type)), func(t string) bool { return t == "null" })
 	nullable := len(nonNull) < len(s.Type)
@@ -305,7 +301,7 @@ func (s *schema) hasSiblings() bool {
 
 func (s *schema) isEmpty() bool {
 	b, _ := json.Marshal(s)
-	return string(b) == "{}" && len(s.Extensions) == 0
+	return string(b) == "{}"
 }
 
 // Constructors of the generator's own schemas.
