@@ -132,6 +132,12 @@ func firstDiff(want, got []byte) string {
 // with kin-openapi.
 func loadDocs(t *testing.T, d *openapi.Document) map[string]*openapi3.T {
 	t.Helper()
+	return parseDocs(t, d, true)
+}
+
+// parseDocs loads both renditions, validating them if asked.
+func parseDocs(t *testing.T, d *openapi.Document, validate bool) map[string]*openapi3.T {
+	t.Helper()
 	out := map[string]*openapi3.T{}
 	for _, rendition := range []string{openapi.V31, openapi.V30} {
 		b, err := d.JSON(rendition)
@@ -142,6 +148,10 @@ func loadDocs(t *testing.T, d *openapi.Document) map[string]*openapi3.T {
 		doc, err := loader.LoadFromData(b)
 		if err != nil {
 			t.Fatalf("%s: load: %v", rendition, err)
+		}
+		if !validate {
+			out[rendition] = doc
+			continue
 		}
 		if err := doc.Validate(loader.Context, openapi3.EnableMultiError()); err != nil {
 			t.Fatalf("%s: invalid document: %v", rendition, err)
@@ -704,35 +714,66 @@ func TestOpenAPIContractCatchesDrift(t *testing.T) {
 	lead := a.create(key, "leads", `{"first_name":"Ann","notes":"n"}`)
 	id, _ := lead["id"].(string)
 	auth := []string{"Authorization", "Bearer " + key}
+	// The documents are parsed once; each case changes them and undoes
+	// its change.
+	docs := parseDocs(t, a.app.openapi, false) // validated by TestOpenAPIValid
 	for _, tc := range []struct {
 		name   string
-		mutate func(doc *openapi3.T)
+		mutate func(doc *openapi3.T) (undo func())
 		send   func(c *contract)
 		want   string
 	}{
-		{"record member", func(doc *openapi3.T) { delete(doc.Components.Schemas["Lead"].Value.Properties, "notes") },
-			func(c *contract) { c.call(valid, "GET", "/v1/leads/"+id, "", auth...) }, "notes"},
-		{"error status", func(doc *openapi3.T) { doc.Paths.Value("/v1/leads/{id}").Get.Responses.Delete("404") },
-			func(c *contract) { c.call(valid, "GET", "/v1/leads/"+uuid.New(), "", auth...) }, "status is not supported"},
-		{"error message", func(doc *openapi3.T) {
-			doc.Components.Schemas["ErrorNotFound"].Value.Properties["error"].Value.Const = "Not Found"
-			doc.Components.Schemas["ErrorNotFound"].Value.Properties["error"].Value.Enum = []any{"Not Found"}
+		{"record member", func(doc *openapi3.T) func() {
+			props := doc.Components.Schemas["Lead"].Value.Properties
+			notes := props["notes"]
+			delete(props, "notes")
+			return func() { props["notes"] = notes }
+		}, func(c *contract) { c.call(valid, "GET", "/v1/leads/"+id, "", auth...) }, "notes"},
+		{"error status", func(doc *openapi3.T) func() {
+			responses := doc.Paths.Value("/v1/leads/{id}").Get.Responses
+			nf := responses.Value("404")
+			responses.Delete("404")
+			return func() { responses.Set("404", nf) }
+		}, func(c *contract) { c.call(valid, "GET", "/v1/leads/"+uuid.New(), "", auth...) }, "status is not supported"},
+		{"error message", func(doc *openapi3.T) func() {
+			msg := doc.Components.Schemas["ErrorNotFound"].Value.Properties["error"].Value
+			c, e := msg.Const, msg.Enum
+			msg.Const, msg.Enum = "Not Found", []any{"Not Found"}
+			return func() { msg.Const, msg.Enum = c, e }
 		}, func(c *contract) { c.call(valid, "GET", "/v1/leads/"+uuid.New(), "", auth...) }, "error"},
-		{"required header", func(doc *openapi3.T) {
-			doc.Components.Headers["X-Request-Id"].Value.Schema.Value.Format = "date"
+		{"header format", func(doc *openapi3.T) func() {
+			s := doc.Components.Headers["X-Request-Id"].Value.Schema.Value
+			f := s.Format
+			s.Format = "date"
+			return func() { s.Format = f }
 		}, func(c *contract) { c.call(valid, "GET", "/v1/leads/"+id, "", auth...) }, "X-Request-Id"},
-		{"request body", func(doc *openapi3.T) {
-			delete(doc.Components.Schemas["LeadCreate"].Value.Properties, "notes")
+		{"request body", func(doc *openapi3.T) func() {
+			props := doc.Components.Schemas["LeadCreate"].Value.Properties
+			notes := props["notes"]
+			delete(props, "notes")
+			return func() { props["notes"] = notes }
 		}, func(c *contract) { c.call(valid, "POST", "/v1/leads", `{"notes":"x"}`, auth...) }, "refuses a valid request"},
 	} {
-		docs := loadDocs(t, a.app.openapi)
+		var undo []func()
 		for _, doc := range docs {
-			tc.mutate(doc)
+			undo = append(undo, tc.mutate(doc))
 		}
 		rec := &recorder{}
 		tc.send(newContract(rec, a, docs))
 		if len(rec.msgs) != 2 || !strings.Contains(rec.msgs[0], tc.want) {
 			t.Errorf("%s: drift not caught in both renditions: %q", tc.name, rec.msgs)
 		}
+		for _, u := range undo {
+			u()
+		}
+	}
+	// Undone, the same exchanges pass.
+	rec := &recorder{}
+	c := newContract(rec, a, docs)
+	c.call(valid, "GET", "/v1/leads/"+id, "", auth...)
+	c.call(valid, "GET", "/v1/leads/"+uuid.New(), "", auth...)
+	c.call(valid, "POST", "/v1/leads", `{"notes":"x"}`, auth...)
+	if len(rec.msgs) != 0 {
+		t.Errorf("after undoing: %q", rec.msgs)
 	}
 }
