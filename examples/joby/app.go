@@ -58,6 +58,10 @@ type config struct {
 	// Replicas is the number of pods sharing Redis, for the limiter's
 	// per-pod fallback limit while Redis is down. Zero means 1.
 	Replicas int
+	// RedisTimeout bounds each rate-limit call to Redis before the limiter
+	// falls back to its per-pod limit. Zero means redislimit's default
+	// (50 ms).
+	RedisTimeout time.Duration
 	// TracerProvider and MeterProvider receive gatehouse's spans and
 	// metrics; nil means the global providers (no-ops unless the host
 	// installed an SDK).
@@ -278,7 +282,7 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 		}
 		sink, auditRead = rec, store
 		a.runners = append(a.runners, rec.Run)
-		rl, err := redislimit.New(redislimit.Options{Client: a.redis, Replicas: cfg.Replicas, Logger: cfg.Logger})
+		rl, err := redislimit.New(redislimit.Options{Client: a.redis, Replicas: cfg.Replicas, Timeout: cfg.RedisTimeout, Logger: cfg.Logger})
 		if err != nil {
 			return nil, err
 		}
