@@ -222,3 +222,28 @@ func FuzzDecodeObject(f *testing.F) {
 		}
 	})
 }
+
+func TestReadFields(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		body, wantErr string
+		fields        string
+	}{
+		{`{"name":"a"}`, "", ""},
+		{`{"name":"a","zeta":1,"alpha":2}`, gatehouse.MsgUnsupportedFields, "[alpha zeta]"},
+		{`[1]`, gatehouse.MsgInvalidJSON, ""},
+	} {
+		req := httptest.NewRequest("POST", "/", strings.NewReader(tc.body))
+		m, err := gatehouse.ReadFields(httptest.NewRecorder(), req, 0, "name", "other")
+		if tc.wantErr == "" {
+			if err != nil || string(m["name"]) != `"a"` {
+				t.Fatalf("%s: %v %v", tc.body, m, err)
+			}
+			continue
+		}
+		var e *gatehouse.Error
+		if !errors.As(err, &e) || e.Msg != tc.wantErr || (tc.fields != "" && fmt.Sprint(e.Extra["fields"]) != tc.fields) {
+			t.Fatalf("%s: %v", tc.body, err)
+		}
+	}
+}

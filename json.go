@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 )
 
 // DefaultMaxBodyBytes bounds request bodies when an option leaves it zero.
@@ -93,4 +94,24 @@ func ReadObject(w http.ResponseWriter, r *http.Request, limit int64) (map[string
 		return nil, err
 	}
 	return DecodeObject(b)
+}
+
+// ReadFields is [ReadObject] for bodies whose members must all be among
+// allowed: any other member is 400 "Unsupported or protected fields" naming
+// every such member.
+func ReadFields(w http.ResponseWriter, r *http.Request, limit int64, allowed ...string) (map[string]json.RawMessage, error) {
+	m, err := ReadObject(w, r, limit)
+	if err != nil {
+		return nil, err
+	}
+	var bad []string
+	for k := range m {
+		if !slices.Contains(allowed, k) {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) > 0 {
+		return nil, FieldsError(MsgUnsupportedFields, bad...)
+	}
+	return m, nil
 }

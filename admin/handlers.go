@@ -105,20 +105,7 @@ func (h *Handler) key(r *http.Request) (auth.Key, error) {
 
 // body reads a JSON object and refuses members outside allowed.
 func (h *Handler) body(w http.ResponseWriter, r *http.Request, allowed ...string) (map[string]json.RawMessage, error) {
-	m, err := gatehouse.ReadObject(w, r, h.opts.MaxBodyBytes)
-	if err != nil {
-		return nil, err
-	}
-	var bad []string
-	for k := range m {
-		if !slices.Contains(allowed, k) {
-			bad = append(bad, k)
-		}
-	}
-	if len(bad) > 0 {
-		return nil, gatehouse.FieldsError(gatehouse.MsgUnsupportedFields, bad...)
-	}
-	return m, nil
+	return gatehouse.ReadFields(w, r, h.opts.MaxBodyBytes, allowed...)
 }
 
 func (h *Handler) createOrg(w http.ResponseWriter, r *http.Request) {

@@ -67,20 +67,7 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // body reads a JSON object and refuses members outside allowed.
 func (s *Service) body(w http.ResponseWriter, r *http.Request, allowed ...string) (map[string]json.RawMessage, error) {
-	m, err := gatehouse.ReadObject(w, r, s.maxBody)
-	if err != nil {
-		return nil, err
-	}
-	var bad []string
-	for k := range m {
-		if !slices.Contains(allowed, k) {
-			bad = append(bad, k)
-		}
-	}
-	if len(bad) > 0 {
-		return nil, gatehouse.FieldsError(gatehouse.MsgUnsupportedFields, bad...)
-	}
-	return m, nil
+	return gatehouse.ReadFields(w, r, s.maxBody, allowed...)
 }
 
 func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
