@@ -201,8 +201,15 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	dispatcher, err := webhook.NewDispatcher(webhook.DispatcherOptions{Service: a.webhook, Logger: cfg.Logger, Now: cfg.Now})
+	onAttempt, err := tel.WebhookAttempt()
 	if err != nil {
+		return nil, err
+	}
+	dispatcher, err := webhook.NewDispatcher(webhook.DispatcherOptions{Service: a.webhook, OnAttempt: onAttempt, Logger: cfg.Logger, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tel.ObserveWebhooks(dispatcher.Stats); err != nil {
 		return nil, err
 	}
 	a.runners = append(a.runners, dispatcher.Run)
