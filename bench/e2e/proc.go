@@ -50,6 +50,12 @@ func Start(name, bin string, args, env []string, logPath string) (*Proc, error) 
 // Pid is the process id.
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 
+// Wait waits for the process to exit and returns its exit error.
+func (p *Proc) Wait() error {
+	<-p.done
+	return p.err
+}
+
 // Exited reports whether the process has ended.
 func (p *Proc) Exited() bool {
 	select {

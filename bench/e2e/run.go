@@ -536,9 +536,8 @@ func runPocketBase(ctx context.Context, o Options, t Target, data []Lead) ([]Res
 	if err != nil {
 		return nil, nil, err
 	}
-	<-seed.done
-	if seed.err != nil {
-		return nil, nil, fmt.Errorf("e2e: pocketbase seed: %w (see %s)", seed.err, filepath.Join(dir, "seed.log"))
+	if err := seed.Wait(); err != nil {
+		return nil, nil, fmt.Errorf("e2e: pocketbase seed: %w (see %s)", err, filepath.Join(dir, "seed.log"))
 	}
 	fmt.Fprintf(o.Log, "   seeded %d leads through PocketBase's record API in %v\n", len(data), time.Since(start).Round(time.Millisecond))
 	raw, err := os.ReadFile(idsPath)
