@@ -31,7 +31,12 @@ const (
 	MsgRateLimited         = "Rate limit exceeded"
 	MsgInternal            = "Internal server error"
 	MsgUnauthorized        = "Unauthorized"
+	MsgClientClosedRequest = "Client closed request"
 )
+
+// StatusClientClosedRequest is written (and audited) when the client went
+// away before its request was answered: nginx's 499.
+const StatusClientClosedRequest = 499
 
 // Error is the one error type of gatehouse. Everything a client may see goes
 // through it: Status is the HTTP status, Msg the public message written as
@@ -102,7 +107,9 @@ func StatusOf(err error) int {
 // An *Error found with errors.As is written as it is (its cause, if any, is
 // logged at debug level). Any other error is logged with its cause at error
 // level and answered 500 {"error":"Internal server error"}, so SQL text and
-// host names never reach clients. A nil logger means slog.Default().
+// host names never reach clients — except a context.Canceled error of a
+// request whose context is done (the client went away), which is logged at
+// debug level and answered 499. A nil logger means slog.Default().
 func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	if logger == nil {
 		logger = slog.Default()
@@ -112,7 +119,13 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		ctx = r.Context()
 	}
 	var e *Error
-	if !errors.As(err, &e) || e.Status < 400 {
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		// The client went away (or the server is shutting down): not a
+		// server error. 499 (nginx's "client closed request") is what the
+		// audit log records; nobody reads the body.
+		logger.DebugContext(ctx, "gatehouse: request cancelled", "request_id", RequestIDFromContext(ctx), "err", err)
+		e = &Error{Status: StatusClientClosedRequest, Msg: MsgClientClosedRequest}
+	} else if !errors.As(err, &e) || e.Status < 400 {
 		logger.ErrorContext(ctx, "gatehouse: internal error", "request_id", RequestIDFromContext(ctx), "err", err)
 		e = &Error{Status: http.StatusInternalServerError, Msg: MsgInternal}
 	} else if e.Err != nil {

@@ -2,6 +2,7 @@ package gatehouse_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -245,5 +246,26 @@ func TestReadFields(t *testing.T) {
 		if !errors.As(err, &e) || e.Msg != tc.wantErr || (tc.fields != "" && fmt.Sprint(e.Extra["fields"]) != tc.fields) {
 			t.Fatalf("%s: %v", tc.body, err)
 		}
+	}
+}
+
+func TestWriteErrorClientGone(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	gatehouse.WriteError(rec, req, logger, fmt.Errorf("sqlstore: lookup: %w", context.Canceled))
+	if rec.Code != 499 || logs.Len() != 0 {
+		t.Fatalf("cancelled request: %d, logs %q", rec.Code, logs.String())
+	}
+	// A cancellation of some inner operation while the request is alive is
+	// an internal error.
+	rec = httptest.NewRecorder()
+	gatehouse.WriteError(rec, httptest.NewRequest("GET", "/", nil), logger, context.Canceled)
+	if rec.Code != 500 || logs.Len() == 0 {
+		t.Fatalf("inner cancellation: %d", rec.Code)
 	}
 }
