@@ -185,12 +185,7 @@ func normalize(r Resource, protected map[string]bool) (Resource, error) {
 	if !validName(r.Name, "-") {
 		return r, fmt.Errorf("resource: invalid resource name %q: want lower-case letters, digits, '_' or '-', starting with a letter", r.Name)
 	}
-	if r.Singular == "" {
-		r.Singular = r.Name
-		if len(r.Name) > 1 && strings.HasSuffix(r.Name, "s") {
-			r.Singular = strings.TrimSuffix(r.Name, "s")
-		}
-	}
+	r.Singular = r.SingularName()
 	if !validName(r.Singular, "-") {
 		return r, fmt.Errorf("resource %s: invalid singular name %q", r.Name, r.Singular)
 	}
@@ -383,6 +378,18 @@ func compile(r Resource, d tenancy.Dialect, prefix string, tables map[string]Res
 }
 
 // clone returns a deep copy of r.
+// SingularName returns Singular, or when it is empty the default: Name
+// without a final "s" ("leads" → "lead"). Event names use it.
+func (r Resource) SingularName() string {
+	if r.Singular != "" {
+		return r.Singular
+	}
+	if len(r.Name) > 1 && strings.HasSuffix(r.Name, "s") {
+		return strings.TrimSuffix(r.Name, "s")
+	}
+	return r.Name
+}
+
 func (r Resource) clone() Resource {
 	r.Fields = slices.Clone(r.Fields)
 	r.Filters = slices.Clone(r.Filters)

@@ -55,8 +55,8 @@ type Options struct {
 	Keyring *gatehouse.Keyring
 	// Resources adds the event types "<singular>.created" and
 	// "<singular>.updated", readable with "<name>:read", for each resource
-	// (Singular defaults as in package resource: the name without a final
-	// "s"). Pass the declarations given to resource.New.
+	// ([resource.Resource.SingularName]). Pass the declarations given to
+	// resource.New.
 	Resources []resource.Resource
 	// Types are more event types, e.g. for events the service emits with
 	// [Service.Emit].
@@ -203,13 +203,7 @@ func New(opts Options) (*Service, error) {
 		if r.Name == "" {
 			return nil, errors.New("webhook: Options.Resources: a resource has no Name")
 		}
-		singular := r.Singular
-		if singular == "" {
-			singular = r.Name
-			if len(r.Name) > 1 && strings.HasSuffix(r.Name, "s") {
-				singular = strings.TrimSuffix(r.Name, "s")
-			}
-		}
+		singular := r.SingularName()
 		read := scope.Of(r.Name, scope.Read)
 		types = append(types,
 			EventType{Name: singular + "." + resource.OpCreated, Scope: read},
