@@ -62,3 +62,27 @@ func CallerFromContext(ctx context.Context) (keyID, orgID string) {
 	}
 	return "", ""
 }
+
+// SetPrincipal records the authenticated caller of the request (the
+// authentication middleware passes its *auth.Key) in the per-request state
+// of [RequestID], where the FromContext functions of auth, tenancy and
+// scope find it without a context value of their own: one pointer for the
+// key, its organization and its scopes, and no new context or request per
+// authenticated request. It reports false, recording nothing, when ctx has
+// no per-request state (no RequestID middleware); the caller then falls
+// back to context values. Call it once, before the next handler runs.
+func SetPrincipal(ctx context.Context, p any) bool {
+	st, ok := ctx.Value(requestKey{}).(*requestState)
+	if ok {
+		st.principal = p
+	}
+	return ok
+}
+
+// PrincipalFromContext returns what [SetPrincipal] recorded, or nil.
+func PrincipalFromContext(ctx context.Context) any {
+	if st, ok := ctx.Value(requestKey{}).(*requestState); ok {
+		return st.principal
+	}
+	return nil
+}

@@ -23,6 +23,9 @@ type requestState struct {
 	outcome string
 	keyID   string
 	orgID   string
+	// principal is the authenticated caller (an auth.Key), set once by
+	// the authentication middleware before it calls the next handler.
+	principal any
 }
 
 // RequestID is the first middleware of every chain: it gives the request a

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"gatehouse.dev"
 	"gatehouse.dev/auth"
 )
 
@@ -55,13 +56,23 @@ func BenchmarkMiddleware(b *testing.B) {
 	m := newMiddleware(b, auth.Options{Store: f.store, Orgs: f.store, Prefix: "joby", Header: "X-Joby-API-Key", Usage: u})
 	var served int
 	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served++ }))
-	for _, tc := range []struct{ name, key string }{
-		{"valid", f.raw["valid"]},
-		{"malformed", "joby_live_nope"},
-		{"unknown", f.raw["unknown"]},
+	for _, tc := range []struct {
+		name, key string
+		state     bool
+	}{
+		{"valid", f.raw["valid"], false},
+		// With the per-request state of gatehouse.RequestID (made once
+		// here, as RequestID makes it once per request), the key is the
+		// request's principal: no context values, no request copy.
+		{"valid/request-state", f.raw["valid"], true},
+		{"malformed", "joby_live_nope", false},
+		{"unknown", f.raw["unknown"], false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			r := httptest.NewRequest(http.MethodGet, "/v1/leads", nil)
+			if tc.state {
+				r = r.WithContext(gatehouse.NewRequestContext(r.Context(), "bench"))
+			}
 			r.Header.Set("Authorization", "Bearer "+tc.key)
 			w := &discard{h: http.Header{}}
 			b.ReportAllocs()

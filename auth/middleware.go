@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -177,7 +178,16 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		}
 		gatehouse.SetOutcome(r.Context(), gatehouse.OutcomeAuthenticated)
 		gatehouse.SetCaller(r.Context(), k.ID, k.OrganizationID)
-		ctx := NewContext(r.Context(), k)
+		// One pointer in the request's state carries the key, its
+		// organization (tenancy.FromContext) and its scopes
+		// (scope.FromContext): no new context or request. Without the
+		// RequestID middleware there is no such state: context values.
+		kp := &k
+		if gatehouse.SetPrincipal(r.Context(), kp) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx := context.WithValue(r.Context(), keyCtx{}, kp)
 		ctx = tenancy.NewContext(ctx, k.OrganizationID)
 		ctx = scope.NewContext(ctx, k.Scopes)
 		next.ServeHTTP(w, r.WithContext(ctx))

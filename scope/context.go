@@ -14,10 +14,24 @@ func NewContext(ctx context.Context, s Set) context.Context {
 	return context.WithValue(ctx, ctxKey{}, s)
 }
 
-// FromContext returns the granted scopes put in ctx by [NewContext].
+// Granter is implemented by an authenticated principal that carries
+// granted scopes (auth's *Key). [FromContext] finds the scopes of the
+// principal recorded with gatehouse.SetPrincipal when ctx carries no scopes
+// of its own.
+type Granter interface {
+	GrantedScopes() Set
+}
+
+// FromContext returns the granted scopes put in ctx by [NewContext], or
+// those of the request's principal ([Granter]).
 func FromContext(ctx context.Context) (Set, bool) {
-	s, ok := ctx.Value(ctxKey{}).(Set)
-	return s, ok
+	if s, ok := ctx.Value(ctxKey{}).(Set); ok {
+		return s, true
+	}
+	if g, ok := gatehouse.PrincipalFromContext(ctx).(Granter); ok {
+		return g.GrantedScopes(), true
+	}
+	return Set{}, false
 }
 
 // Require returns a middleware that lets a request through only when the
