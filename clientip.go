@@ -19,12 +19,18 @@ type ClientIP struct {
 
 // Of returns the client IP of r as text ("" if none can be found).
 func (c ClientIP) Of(r *http.Request) string {
+	if a := c.Addr(r); a.IsValid() {
+		return a.String()
+	}
+	return ""
+}
+
+// Addr returns the client IP of r (the zero Addr if none can be found),
+// without allocating: for lookups on the request path.
+func (c ClientIP) Addr(r *http.Request) netip.Addr {
 	peer := remoteAddr(r.RemoteAddr)
 	if len(c.TrustedProxies) == 0 || !peer.IsValid() || !c.trusted(peer) {
-		if peer.IsValid() {
-			return peer.String()
-		}
-		return ""
+		return peer
 	}
 	addr := peer
 	values := r.Header.Values("X-Forwarded-For")
@@ -33,15 +39,15 @@ func (c ClientIP) Of(r *http.Request) string {
 		for j := len(hops) - 1; j >= 0; j-- {
 			a, err := netip.ParseAddr(strings.TrimSpace(hops[j]))
 			if err != nil {
-				return addr.String()
+				return addr
 			}
 			addr = a.Unmap()
 			if !c.trusted(addr) {
-				return addr.String()
+				return addr
 			}
 		}
 	}
-	return addr.String()
+	return addr
 }
 
 func (c ClientIP) trusted(a netip.Addr) bool {

@@ -39,6 +39,9 @@ func TestClientIP(t *testing.T) {
 			if got := tc.c.Of(r); got != tc.want {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}
+			if a := tc.c.Addr(r); a.IsValid() != (tc.want != "") || (a.IsValid() && a.String() != tc.want) {
+				t.Fatalf("Addr = %v, want %q", a, tc.want)
+			}
 		})
 	}
 }

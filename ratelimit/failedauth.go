@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -57,9 +58,9 @@ type FailedAuth struct {
 	logger  *slog.Logger
 	limited *gatehouse.Error
 
-	// suspects holds the limiter keys of client IPs that failed on this
-	// process within the last limit period (key → unix nanoseconds until
-	// which the IP is suspect). Allow asks the limiter only about them, so
+	// suspects holds the client IPs that failed on this process within the
+	// last limit period (netip.Addr → unix nanoseconds until which the IP
+	// is suspect); looking one up allocates nothing. Allow asks the limiter only about them, so
 	// the request path of clients that never fail costs no limiter call
 	// (with the Redis limiter: no round trip). suspectN bounds its size.
 	suspects sync.Map
@@ -111,18 +112,18 @@ func NewFailedAuth(opts FailedAuthOptions) (*FailedAuth, error) {
 // limiter's fail-closed 503) is returned as it is; any other is logged and
 // the request allowed.
 func (f *FailedAuth) Allow(r *http.Request) error {
-	key := f.key(r)
-	until, ok := f.suspects.Load(key)
+	addr := f.ip.Addr(r)
+	until, ok := f.suspects.Load(addr)
 	if !ok {
 		return nil // no failure from this IP here lately: nothing to ask
 	}
 	if time.Now().UnixNano() > until.(int64) {
-		if f.suspects.CompareAndDelete(key, until) {
+		if f.suspects.CompareAndDelete(addr, until) {
 			f.suspectN.Add(-1)
 		}
 		return nil
 	}
-	res, err := f.peeker.Peek(r.Context(), key, f.limit)
+	res, err := f.peeker.Peek(r.Context(), key(addr), f.limit)
 	if err != nil {
 		var ge *gatehouse.Error
 		if errors.As(err, &ge) {
@@ -141,22 +142,27 @@ func (f *FailedAuth) Allow(r *http.Request) error {
 // Failed records one failed authentication from the client IP of r.
 // Limiter failures are logged.
 func (f *FailedAuth) Failed(r *http.Request) {
-	key := f.key(r)
+	addr := f.ip.Addr(r)
 	until := time.Now().Add(f.limit.Period).UnixNano()
-	if _, loaded := f.suspects.Swap(key, until); !loaded {
+	if _, loaded := f.suspects.Swap(addr, until); !loaded {
 		if f.suspectN.Add(1) > maxSuspects {
 			f.suspects.Clear()
 			f.suspectN.Store(0)
-			f.suspects.Store(key, until)
+			f.suspects.Store(addr, until)
 			f.suspectN.Add(1)
 		}
 	}
-	if _, err := f.limiter.Allow(r.Context(), key, f.limit); err != nil {
+	if _, err := f.limiter.Allow(r.Context(), key(addr), f.limit); err != nil {
 		f.logger.WarnContext(r.Context(), "ratelimit: failed-auth limiter failed, failure not counted",
 			"request_id", gatehouse.RequestIDFromContext(r.Context()), "err", err)
 	}
 }
 
-func (f *FailedAuth) key(r *http.Request) string {
-	return failedAuthPrefix + f.ip.Of(r)
+// key is the limiter key of a client IP ("failed-auth:" alone when the
+// address is unknown, so such requests share one budget, as before).
+func key(addr netip.Addr) string {
+	if !addr.IsValid() {
+		return failedAuthPrefix
+	}
+	return failedAuthPrefix + addr.String()
 }

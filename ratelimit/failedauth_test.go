@@ -208,3 +208,17 @@ func (p peekCounter) Peek(ctx context.Context, k string, l ratelimit.Limit) (rat
 	p.peeks.Add(1)
 	return p.mem.Peek(ctx, k, l)
 }
+
+// TestFailedAuthAllowAllocatesNothing: the check that runs before every
+// key lookup costs no allocation for a client that never failed.
+func TestFailedAuthAllowAllocatesNothing(t *testing.T) {
+	f := newFailedAuth(t, ratelimit.FailedAuthOptions{})
+	r := requestFrom("192.0.2.7:1")
+	if n := testing.AllocsPerRun(100, func() {
+		if err := f.Allow(r); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("Allow allocates %v times", n)
+	}
+}
