@@ -45,7 +45,7 @@ echo "work directory: $work" >&2
 
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 echo "building examples/joby, bench/pocketbase and bench/cmd/e2e" >&2
-(cd "$root" && go build -o "$work/bin/joby" ./examples/joby)
+(cd "$root/examples/joby" && go build -o "$work/bin/joby" .)
 (cd "$bench/pocketbase" && go build -o "$work/bin/pocketbase" .)
 (cd "$bench" && go build -o "$work/bin/e2e" ./cmd/e2e)
 
