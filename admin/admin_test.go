@@ -400,3 +400,20 @@ func TestEventsTrail(t *testing.T) {
 		t.Errorf("other org events: %s", r.Raw)
 	}
 }
+
+// TestKeyCreateNoStore (issue 13, "every response carrying a secret sends
+// Cache-Control: no-store"): the answer holding the raw key is never
+// cached; a read of the key (no secret) keeps the default.
+func TestKeyCreateNoStore(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	org := e.org(true)
+	r := e.do("POST", "/admin/orgs/"+org+"/api-keys", `{"name":"k","scopes":["leads:read"]}`)
+	if r.Code != 201 || r.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("create: %d, Cache-Control %q", r.Code, r.Header.Get("Cache-Control"))
+	}
+	id, _ := r.data()["id"].(string)
+	if got := e.do("GET", "/admin/orgs/"+org+"/api-keys/"+id, "").Header.Get("Cache-Control"); got == "no-store" {
+		t.Errorf("read: Cache-Control %q", got)
+	}
+}

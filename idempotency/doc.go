@@ -21,7 +21,9 @@
 //
 //   - First request: processed normally. A 2xx, 400 or 404 answer (the
 //     outcomes the handler decided) is stored with the fingerprint for TTL
-//     (default 24 h): status, Content-Type, Location and body, byte for byte.
+//     (default 24 h): status, Content-Type, Location, Cache-Control and
+//     body, the body sealed with Options.Keyring (so a secret a response
+//     carries never rests in the store in plain text).
 //   - Same key, same fingerprint, completed: the stored response is
 //     returned unchanged (the same record, the original request_id inside
 //     the body; the X-Request-Id header is the retry's own, which the audit

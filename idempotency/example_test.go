@@ -11,8 +11,16 @@ import (
 )
 
 func Example() {
+	// The keyring seals stored responses; in production it comes from
+	// gatehouse.ParseKeyring(os.Getenv("GATEHOUSE_SECRET_KEYS")).
+	keyring, err := gatehouse.NewKeyring(gatehouse.GenerateSecret("2026-03"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	mw, err := idempotency.New(idempotency.Options{
-		Store: idempotency.NewMemory(idempotency.MemoryOptions{}),
+		Store:   idempotency.NewMemory(idempotency.MemoryOptions{}),
+		Keyring: keyring,
 		// In production: the authenticated API key's id (auth.FromContext).
 		Key: func(r *http.Request) (string, bool) { return "key-1", true },
 	})

@@ -52,6 +52,48 @@ type storeKind struct {
 	new  func(t *testing.T, db dbtest.DB, now func() time.Time) idempotency.Store
 	own  bool
 	tx   bool
+	// dump returns everything the store holds at rest (nil: in memory).
+	dump func(t *testing.T, db dbtest.DB, s idempotency.Store) string
+}
+
+func sqlDump(t *testing.T, db dbtest.DB, _ idempotency.Store) string {
+	rows, err := db.DB.QueryContext(context.Background(), `SELECT scope, idem_key, fingerprint, header, body FROM `+sqlidem.Table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var scope, key, fp, header string
+		var body []byte
+		if err := rows.Scan(&scope, &key, &fp, &header, &body); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %s %s %s %s\n", scope, key, fp, header, body)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func redisDump(t *testing.T, _ dbtest.DB, s idempotency.Store) string {
+	ctx := context.Background()
+	prefix, _, _ := strings.Cut(s.(*redisidem.Store).Key("", ""), "idem:")
+	c := dbtest.Redis(t)
+	var b strings.Builder
+	iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
+	for iter.Next(ctx) {
+		v, err := c.Dump(ctx, iter.Val()).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %s\n", iter.Val(), v)
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
 
 func sqliteDB(t *testing.T) dbtest.DB {
@@ -78,9 +120,9 @@ func kinds() []storeKind {
 		{name: "memory", db: sqliteDB, new: func(t *testing.T, _ dbtest.DB, now func() time.Time) idempotency.Store {
 			return idempotency.NewMemory(idempotency.MemoryOptions{Now: now})
 		}},
-		{name: "sql-sqlite", db: sqliteDB, new: sqlStore, tx: true},
-		{name: "sql-postgres", db: postgresDB, new: sqlStore, tx: true},
-		{name: "redis", db: sqliteDB, own: true, new: func(t *testing.T, _ dbtest.DB, _ func() time.Time) idempotency.Store {
+		{name: "sql-sqlite", db: sqliteDB, new: sqlStore, tx: true, dump: sqlDump},
+		{name: "sql-postgres", db: postgresDB, new: sqlStore, tx: true, dump: sqlDump},
+		{name: "redis", db: sqliteDB, own: true, dump: redisDump, new: func(t *testing.T, _ dbtest.DB, _ func() time.Time) idempotency.Store {
 			s, err := redisidem.New(redisidem.Options{Client: dbtest.Redis(t), Prefix: dbtest.Prefix(t)})
 			if err != nil {
 				t.Fatal(err)
@@ -105,7 +147,8 @@ func newHarness(t *testing.T, k storeKind, mod func(*idempotency.Options)) *harn
 	h := &harness{t: t, db: db, clock: idemtest.NewClock(), org: uuid.New(), own: k.own, tx: k.tx}
 	h.store = k.new(t, db, h.clock.Now)
 	opts := idempotency.Options{
-		Store: h.store,
+		Store:   h.store,
+		Keyring: testKeyring(t, "k1"),
 		Key: func(r *http.Request) (string, bool) {
 			id, ok := r.Context().Value(keyIDCtx{}).(string)
 			return id, ok
@@ -264,6 +307,7 @@ func TestHTTP(t *testing.T) {
 			t.Run("stored errors", func(t *testing.T) { testStoredErrors(t, h) })
 			t.Run("header", func(t *testing.T) { testHeader(t, h) })
 			t.Run("expiry", func(t *testing.T) { testExpiry(t, k) })
+			t.Run("sealed at rest", func(t *testing.T) { testSealedAtRest(t, h, k) })
 		})
 	}
 }
@@ -563,5 +607,30 @@ func TestLostClaim(t *testing.T) {
 	}
 	if r := h.do("POST", "/v1/leads", `{"first_name":"Slow"}`, "k1", "slow"); r.Code != 201 {
 		t.Fatalf("after the competitor released: %d %s", r.Code, r.Raw)
+	}
+}
+
+// testSealedAtRest (issue 13, "the webhook signing secret is stored in
+// plain text and replayed"): a response carrying a secret is replayed, but
+// the store holds no byte of it in plain text, whether it was completed
+// inside the registry's transaction (sqlidem) or after the handler
+// (redisidem, extra routes).
+func testSealedAtRest(t *testing.T, h *harness, k storeKind) {
+	first := h.do("POST", "/v1/leads", `{"first_name":"whsec_0123456789abcdef","status":"sk_live_secret"}`, "k1", "sealed")
+	if first.Code != 201 {
+		t.Fatal(first.Raw)
+	}
+	wantReplay(t, h.do("POST", "/v1/leads", `{"first_name":"whsec_0123456789abcdef","status":"sk_live_secret"}`, "k1", "sealed"), first)
+	if k.dump == nil {
+		return
+	}
+	at := k.dump(t, h.db, h.store)
+	if !strings.Contains(at, first.id()) { // in the stored Location header
+		t.Fatalf("dump does not hold the record: %q", at)
+	}
+	for _, secret := range []string{"whsec_", "sk_live_secret"} {
+		if strings.Contains(at, secret) {
+			t.Errorf("%q at rest in plain text", secret)
+		}
 	}
 }

@@ -41,14 +41,22 @@ const (
 	DefaultStoreTimeout = 5 * time.Second
 )
 
-// keptHeaders are the response headers stored and replayed.
-var keptHeaders = []string{"Content-Type", "Location"}
+// keptHeaders are the response headers stored and replayed. Cache-Control
+// keeps "no-store" on a replayed answer that carries a secret.
+var keptHeaders = []string{"Content-Type", "Location", "Cache-Control"}
 
 // Options configures [New].
 type Options struct {
 	// Store keeps the records. Required. A [TxStore] (package sqlidem)
 	// records the responses of registry writes inside their transaction.
 	Store Store
+	// Keyring seals every stored response body (AES-256-GCM, bound to the
+	// API key id and the Idempotency-Key), so that a secret a response
+	// carries (a webhook signing secret, a new API key) never rests in the
+	// store in plain text. Required. A body sealed under a secret that has
+	// left the keyring cannot be replayed (500), so keep a rotated-out
+	// secret in the keyring for at least TTL.
+	Keyring *gatehouse.Keyring
 	// Key returns the id of the request's API key, which scopes the
 	// idempotency keys (two API keys may use the same key independently).
 	// Required. A request for which it returns ok == false is served
@@ -81,6 +89,7 @@ type Options struct {
 // [New]; it is safe for concurrent use.
 type Middleware struct {
 	store        Store
+	keyring      *gatehouse.Keyring
 	txStore      TxStore
 	key          func(r *http.Request) (string, bool)
 	ttl          time.Duration
@@ -91,11 +100,14 @@ type Middleware struct {
 	logger       *slog.Logger
 }
 
-// New returns the middleware. Store and Key are required; durations and
-// sizes must not be negative.
+// New returns the middleware. Store, Keyring and Key are required;
+// durations and sizes must not be negative.
 func New(opts Options) (*Middleware, error) {
 	if opts.Store == nil {
 		return nil, errors.New("idempotency: Options.Store is required")
+	}
+	if opts.Keyring == nil {
+		return nil, errors.New("idempotency: Options.Keyring is required (stored responses are sealed)")
 	}
 	if opts.Key == nil {
 		return nil, errors.New("idempotency: Options.Key is required")
@@ -105,6 +117,7 @@ func New(opts Options) (*Middleware, error) {
 	}
 	m := &Middleware{
 		store:        opts.Store,
+		keyring:      opts.Keyring,
 		key:          opts.Key,
 		ttl:          opts.TTL,
 		lock:         opts.LockTimeout,
@@ -187,7 +200,7 @@ func fingerprint(scope, method, path string, body []byte) string {
 //     naming Idempotency-Key;
 //   - the body is read (413 above MaxBodyBytes) and fingerprinted;
 //   - a key completed by the same request replays the stored status,
-//     Content-Type, Location and body unchanged (the original request_id
+//     Content-Type, Location, Cache-Control and body unchanged (the original request_id
 //     inside the body; the X-Request-Id header is this request's) with
 //     Idempotent-Replayed: true, without calling next;
 //   - a key held by another request is 422 "Idempotency key reused with a
@@ -245,7 +258,12 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		case Claimed:
 			m.serve(w, r, next, ref)
 		case Completed:
-			replay(w, res.Response)
+			resp, err := m.open(ref, res.Response)
+			if err != nil {
+				m.fail(w, r, err)
+				return
+			}
+			replay(w, resp)
 		case InFlight:
 			m.fail(w, r, errInProgress)
 		case Mismatch:
@@ -254,6 +272,37 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			m.fail(w, r, fmt.Errorf("idempotency: claim: unknown state %d", res.State))
 		}
 	})
+}
+
+// sealPurpose separates the additional data of sealed bodies from any
+// other use of the keyring.
+const sealPurpose = "gatehouse.idempotency.body.v1"
+
+// aad binds a sealed body to the API key and the Idempotency-Key it
+// answers, so a body cannot be moved to another record.
+func aad(ref Ref) []byte {
+	b := make([]byte, 0, len(sealPurpose)+len(ref.Scope)+len(ref.Key)+24)
+	for _, p := range []string{sealPurpose, ref.Scope, ref.Key} {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(p)))
+		b = append(b, p...)
+	}
+	return b
+}
+
+// seal returns resp with its body sealed by the keyring.
+func (m *Middleware) seal(ref Ref, resp Response) Response {
+	resp.Body = []byte(m.keyring.Seal(resp.Body, aad(ref)))
+	return resp
+}
+
+// open returns the stored resp with its body opened.
+func (m *Middleware) open(ref Ref, resp Response) (Response, error) {
+	body, err := m.keyring.Open(string(resp.Body), aad(ref))
+	if err != nil {
+		return Response{}, fmt.Errorf("idempotency: open stored response (was its secret removed from the keyring within the TTL?): %w", err)
+	}
+	resp.Body = body
+	return resp, nil
 }
 
 func (m *Middleware) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -291,7 +340,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	var inTx atomic.Bool
 	if m.txStore != nil {
 		ctx = resource.WithCommitHook(ctx, func(ctx context.Context, tx *sql.Tx, resp resource.Response) error {
-			err := m.txStore.CompleteTx(ctx, tx, ref, Response{Status: resp.Status, Header: kept(resp.Header), Body: resp.Body}, m.ttl)
+			err := m.txStore.CompleteTx(ctx, tx, ref, m.seal(ref, Response{Status: resp.Status, Header: kept(resp.Header), Body: resp.Body}), m.ttl)
 			if errors.Is(err, ErrClaimLost) {
 				// The lock ran out and another request holds the key now:
 				// roll this write back rather than risk a duplicate.
@@ -325,7 +374,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	default:
 		ctx, cancel := m.afterCtx(r)
 		defer cancel()
-		resp := Response{Status: status, Header: kept(w.Header()), Body: cw.body}
+		resp := m.seal(ref, Response{Status: status, Header: kept(w.Header()), Body: cw.body})
 		if err := m.store.Complete(ctx, ref, resp, m.ttl); err != nil {
 			m.logger.ErrorContext(r.Context(), "idempotency: store response; key stays claimed until its lock expires",
 				"request_id", gatehouse.RequestIDFromContext(r.Context()), "api_key_id", ref.Scope, "err", err)

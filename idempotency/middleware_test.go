@@ -37,7 +37,8 @@ func newPlain(t testing.TB, store idempotency.Store, mod func(*idempotency.Optio
 	}
 	p.store = store
 	opts := idempotency.Options{
-		Store: store,
+		Store:   store,
+		Keyring: testKeyring(t, "k1"),
 		Key: func(r *http.Request) (string, bool) {
 			return r.Header.Get("X-Test-Key"), r.Header.Get("X-Test-Key") != ""
 		},
@@ -81,11 +82,13 @@ func TestNew(t *testing.T) {
 	t.Parallel()
 	key := func(*http.Request) (string, bool) { return "", false }
 	store := idempotency.NewMemory(idempotency.MemoryOptions{})
+	kr := testKeyring(t, "k1")
 	for name, opts := range map[string]idempotency.Options{
-		"no store":     {Key: key},
-		"no key":       {Store: store},
-		"negative TTL": {Store: store, Key: key, TTL: -1},
-		"negative max": {Store: store, Key: key, MaxResponseBytes: -1},
+		"no store":     {Key: key, Keyring: kr},
+		"no key":       {Store: store, Keyring: kr},
+		"no keyring":   {Store: store, Key: key},
+		"negative TTL": {Store: store, Key: key, Keyring: kr, TTL: -1},
+		"negative max": {Store: store, Key: key, Keyring: kr, MaxResponseBytes: -1},
 	} {
 		if _, err := idempotency.New(opts); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -262,4 +265,86 @@ func FuzzHeader(f *testing.F) {
 			t.Fatalf("replay differs")
 		}
 	})
+}
+
+func testKeyring(t testing.TB, ids ...string) *gatehouse.Keyring {
+	t.Helper()
+	secrets := make([]gatehouse.Secret, len(ids))
+	for i, id := range ids {
+		secrets[i] = gatehouse.GenerateSecret(id)
+	}
+	k, err := gatehouse.NewKeyring(secrets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestStoredBodySealed (issue 13, "the webhook signing secret is stored in
+// plain text and replayed"): what the store holds is sealed by the
+// keyring and bound to its API key and Idempotency-Key.
+func TestStoredBodySealed(t *testing.T) {
+	t.Parallel()
+	rec := &recording{Store: idempotency.NewMemory(idempotency.MemoryOptions{})}
+	p := newPlain(t, rec, nil)
+	first := p.send("POST", "whsec_plaintext", "k")
+	if first.Code != 201 || !strings.Contains(first.Body.String(), "whsec_plaintext") {
+		t.Fatalf("first: %d %s", first.Code, first.Body)
+	}
+	stored := rec.last.Load()
+	if stored == nil || bytes.Contains(stored.Body, []byte("whsec_")) || bytes.Contains(stored.Body, []byte(`"call"`)) {
+		t.Fatalf("stored body in plain text: %q", stored.Body)
+	}
+	if r := p.send("POST", "whsec_plaintext", "k"); r.Body.String() != first.Body.String() || r.Header().Get(idempotency.ReplayedHeader) != "true" {
+		t.Fatalf("replay: %d %s", r.Code, r.Body)
+	}
+}
+
+// TestKeyringRotation (issue 13): a response sealed under a secret that
+// was rotated out of first place still replays for the whole TTL while the
+// secret stays in the keyring; a secret removed from the keyring makes the
+// replay fail closed (500, nothing run again).
+func TestKeyringRotation(t *testing.T) {
+	t.Parallel()
+	clock := idemtest.NewClock()
+	store := idempotency.NewMemory(idempotency.MemoryOptions{Now: clock.Now})
+	old := gatehouse.GenerateSecret("2026-01")
+	current := gatehouse.GenerateSecret("2026-02")
+	with := func(secrets ...gatehouse.Secret) *plain {
+		k, err := gatehouse.NewKeyring(secrets...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newPlain(t, store, func(o *idempotency.Options) { o.Keyring = k })
+	}
+	before := with(old)
+	first := before.send("POST", "whsec_rotated", "rot")
+	if first.Code != 201 {
+		t.Fatal(first.Code)
+	}
+	clock.Advance(idempotency.DefaultTTL - time.Minute)
+	after := with(current, old)
+	r := after.send("POST", "whsec_rotated", "rot")
+	if r.Code != 201 || r.Header().Get(idempotency.ReplayedHeader) != "true" || r.Body.String() != first.Body.String() || after.calls.Load() != 0 {
+		t.Fatalf("after rotation: %d %s (%d calls)", r.Code, r.Body, after.calls.Load())
+	}
+	dropped := with(current)
+	r = dropped.send("POST", "whsec_rotated", "rot")
+	if r.Code != 500 || dropped.calls.Load() != 0 || strings.Contains(r.Body.String(), "whsec_") {
+		t.Fatalf("old secret removed: %d %s (%d calls)", r.Code, r.Body, dropped.calls.Load())
+	}
+	if !strings.Contains(dropped.logs.String(), "open stored response") {
+		t.Errorf("not logged: %s", dropped.logs)
+	}
+}
+
+// recording keeps the last response a store was asked to complete.
+type recording struct {
+	idempotency.Store
+	last atomic.Pointer[idempotency.Response]
+}
+
+func (r *recording) Complete(ctx context.Context, ref idempotency.Ref, resp idempotency.Response, ttl time.Duration) error {
+	r.last.Store(&resp)
+	return r.Store.Complete(ctx, ref, resp, ttl)
 }

@@ -77,7 +77,8 @@ type Result struct {
 }
 
 // Response is a stored response: the status, the headers worth replaying
-// (Content-Type, Location) and the body, byte for byte.
+// (Content-Type, Location, Cache-Control) and the body. The middleware
+// hands stores the body sealed with its keyring and opens it on replay.
 type Response struct {
 	Status int
 	Header http.Header

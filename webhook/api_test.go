@@ -504,3 +504,31 @@ func TestNewErrors(t *testing.T) {
 		t.Fatalf("Types() = %v", names)
 	}
 }
+
+// TestSecretResponsesNoStore (issue 13, "secrets returned by webhook
+// create and rotate lack Cache-Control: no-store"): every answer carrying
+// a signing secret forbids caching it; the others keep the default.
+func TestSecretResponsesNoStore(t *testing.T) {
+	db := dbtest.DB{Name: "sqlite", DB: dbtest.SQLite(t), Dialect: tenancy.SQLite}
+	e := newEnv(t, db, nil)
+	org := uuid.New()
+	rc := newReceiver(t, nil)
+	tok, _ := e.addKey(org, "leads:read", "webhooks:manage")
+	base := "/admin/orgs/" + org + "/webhooks"
+	body := `{"target_url":"` + rc.URL() + `","events":["lead.created"]}`
+	pub := e.api(http.MethodPost, "/v1/webhooks", body, tok)
+	adm := e.adm(http.MethodPost, base, body)
+	id, _ := adm.data()["id"].(string)
+	rot := e.adm(http.MethodPost, base+"/"+id+"/rotate-secret", "")
+	for name, r := range map[string]resp{"public create": pub, "admin create": adm, "rotate": rot} {
+		if s, _ := r.data()["secret"].(string); !strings.HasPrefix(s, "whsec_") {
+			t.Fatalf("%s: no secret: %d %s", name, r.Code, r.Raw)
+		}
+		if got := r.Header.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("%s: Cache-Control %q, want no-store", name, got)
+		}
+	}
+	if got := e.adm(http.MethodGet, base+"/"+id, "").Header.Get("Cache-Control"); got == "no-store" {
+		t.Errorf("a read without a secret is no-store too")
+	}
+}

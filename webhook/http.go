@@ -311,6 +311,7 @@ func (s *Service) publicCreate(w http.ResponseWriter, r *http.Request) {
 	out := toJSON(ep)
 	out.Secret = secret.Reveal()
 	w.Header().Set("Location", s.prefix+"/webhooks/"+ep.ID)
+	w.Header().Set("Cache-Control", "no-store") // the secret, once
 	gatehouse.WriteData(w, r, http.StatusCreated, out)
 }
 
@@ -567,6 +568,7 @@ func (h *adminHandler) create(w http.ResponseWriter, r *http.Request) {
 	out := toJSON(ep)
 	out.Secret = secret.Reveal()
 	w.Header().Set("Location", h.opts.Prefix+"/orgs/"+orgID+"/webhooks/"+ep.ID)
+	w.Header().Set("Cache-Control", "no-store") // the secret, once
 	gatehouse.WriteData(w, r, http.StatusCreated, out)
 }
 
@@ -729,5 +731,6 @@ func (h *adminHandler) rotate(w http.ResponseWriter, r *http.Request) {
 	}
 	out := toJSON(ep)
 	out.Secret = secret.Reveal()
+	w.Header().Set("Cache-Control", "no-store") // the secret, once
 	gatehouse.WriteData(w, r, http.StatusOK, out)
 }

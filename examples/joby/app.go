@@ -230,7 +230,7 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 		return nil, err
 	}
 	a.runners = append(a.runners, idemStore.Run)
-	idem, err := idempotency.New(idempotency.Options{Store: idemStore, Logger: cfg.Logger,
+	idem, err := idempotency.New(idempotency.Options{Store: idemStore, Keyring: cfg.Keyring, Logger: cfg.Logger,
 		Key: func(r *http.Request) (string, bool) {
 			k, ok := auth.FromContext(r.Context())
 			return k.ID, ok

@@ -66,9 +66,14 @@ func BenchmarkCommitToRedisWindow(b *testing.B) {
 		b.Fatal(err)
 	}
 	store := &timedStore{Store: rs}
+	keyring, err := gatehouse.NewKeyring(gatehouse.GenerateSecret("k1"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	mw, err := idempotency.New(idempotency.Options{
-		Store: store,
-		Key:   func(*http.Request) (string, bool) { return "bench-key", true },
+		Store:   store,
+		Keyring: keyring,
+		Key:     func(*http.Request) (string, bool) { return "bench-key", true },
 	})
 	if err != nil {
 		b.Fatal(err)
