@@ -118,39 +118,20 @@ func (rg *Registry) writeList(w http.ResponseWriter, r *http.Request, q ListQuer
 
 func (rg *Registry) list(s *spec) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
 		q, err := parseList(s, rg.limits, r.URL.RawQuery)
 		if err != nil {
 			rg.fail(w, r, err)
 			return
 		}
-		var after *position
-		var scope []byte
-		if q.Cursor != "" || rg.keyring != nil {
-			scope = s.cursorScope(q)
-		}
-		if q.Cursor != "" {
-			p, err := rg.cursorPosition(ctx, q.Cursor, scope)
-			if err != nil {
-				rg.fail(w, r, err)
-				return
-			}
-			after = &p
-		}
-		recs, more, err := rg.page(ctx, s, q, after)
+		p, err := rg.list1(r.Context(), s, q)
 		if err != nil {
 			rg.fail(w, r, err)
 			return
 		}
-		var next string
-		if more && rg.keyring != nil {
-			if next, err = rg.nextCursor(ctx, s, scope, recs[len(recs)-1]); err != nil {
-				rg.fail(w, r, err)
-				return
-			}
-			w.Header().Set("Link", "<"+nextLink(r.URL, next)+`>; rel="next"`)
+		if p.next != "" {
+			w.Header().Set("Link", "<"+nextLink(r.URL, p.next)+`>; rel="next"`)
 		}
-		rg.writeList(w, r, q, recs, more, next)
+		rg.writeList(w, r, q, p.recs, p.more, p.next)
 	})
 }
 
@@ -278,32 +259,13 @@ func (s *spec) fetch(ctx context.Context, db tenancy.Querier, id string) (record
 
 func (rg *Registry) get(s *spec) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		id, ok := pathID(r)
-		if !ok {
-			rg.fail(w, r, errNotFound)
-			return
-		}
-		rec, err := s.fetch(ctx, rg.db, id)
-		if errors.Is(err, sql.ErrNoRows) {
-			rg.fail(w, r, errNotFound)
-			return
-		}
+		rec, err := rg.get1(r.Context(), s, r.PathValue("id"))
 		if err != nil {
-			rg.fail(w, r, fmt.Errorf("resource: get %s: %w", s.res.Name, err))
+			rg.fail(w, r, err)
 			return
 		}
 		rg.writeRecord(w, r, http.StatusOK, rec)
 	})
-}
-
-// pathID returns the {id} path value in lower case when it is a UUID.
-func pathID(r *http.Request) (string, bool) {
-	id := r.PathValue("id")
-	if !uuid.Valid(id) {
-		return "", false
-	}
-	return strings.ToLower(id), true
 }
 
 // value is one validated input value.
@@ -408,7 +370,7 @@ func (rg *Registry) create(s *spec) http.Handler {
 			rg.fail(w, r, err)
 			return
 		}
-		resp, err := rg.insert(ctx, s, vals)
+		_, resp, err := rg.insert(ctx, s, vals)
 		if err != nil {
 			rg.fail(w, r, err)
 			return
@@ -419,19 +381,19 @@ func (rg *Registry) create(s *spec) http.Handler {
 
 // insert creates a record in one transaction: reference checks, sequence
 // numbers, the insert, the read-back, OnWrite and the commit hooks. It
-// returns the 201 response to write.
-func (rg *Registry) insert(ctx context.Context, s *spec, vals []value) (Response, error) {
+// returns the record and the 201 response to write.
+func (rg *Registry) insert(ctx context.Context, s *spec, vals []value) (record, Response, error) {
 	orgID, ok := tenancy.FromContext(ctx)
 	if !ok {
-		return Response{}, fmt.Errorf("resource: create %s: %w", s.res.Name, tenancy.ErrNoOrganization)
+		return record{}, Response{}, fmt.Errorf("resource: create %s: %w", s.res.Name, tenancy.ErrNoOrganization)
 	}
 	tx, err := rg.db.BeginTx(ctx, nil)
 	if err != nil {
-		return Response{}, fmt.Errorf("resource: create %s: begin: %w", s.res.Name, err)
+		return record{}, Response{}, fmt.Errorf("resource: create %s: begin: %w", s.res.Name, err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	if err := s.checkRefs(ctx, tx, vals); err != nil {
-		return Response{}, err
+		return record{}, Response{}, err
 	}
 	id := uuid.New()
 	now := rg.dialect.TimeValue(rg.now())
@@ -444,7 +406,7 @@ func (rg *Registry) insert(ctx context.Context, s *spec, vals []value) (Response
 	for _, f := range s.seqs {
 		n, err := tenancy.NextSequence(ctx, tx, rg.dialect, f.seq)
 		if err != nil {
-			return Response{}, fmt.Errorf("resource: create %s: %w", s.res.Name, err)
+			return record{}, Response{}, fmt.Errorf("resource: create %s: %w", s.res.Name, err)
 		}
 		assigns = append(assigns, tenancy.Assign{Column: f.column, Value: n})
 	}
@@ -452,11 +414,11 @@ func (rg *Registry) insert(ctx context.Context, s *spec, vals []value) (Response
 		assigns = append(assigns, tenancy.Assign{Column: v.f.column, Value: v.v})
 	}
 	if err := s.table.Insert(ctx, tx, assigns); err != nil {
-		return Response{}, fmt.Errorf("resource: create %s: %w", s.res.Name, err)
+		return record{}, Response{}, fmt.Errorf("resource: create %s: %w", s.res.Name, err)
 	}
 	rec, err := s.fetch(ctx, tx, id)
 	if err != nil {
-		return Response{}, fmt.Errorf("resource: create %s: read back: %w", s.res.Name, err)
+		return record{}, Response{}, fmt.Errorf("resource: create %s: read back: %w", s.res.Name, err)
 	}
 	return rg.commit(ctx, tx, s, change{op: OpCreated, id: id, orgID: orgID, rec: rec, status: http.StatusCreated})
 }
@@ -471,7 +433,7 @@ type change struct {
 // commit calls OnWrite, builds the response, calls the commit hooks of the
 // context with it and commits. The response is built before the commit so
 // that the hooks see exactly the bytes the client will get.
-func (rg *Registry) commit(ctx context.Context, tx *sql.Tx, s *spec, c change) (Response, error) {
+func (rg *Registry) commit(ctx context.Context, tx *sql.Tx, s *spec, c change) (record, Response, error) {
 	if rg.onWrite != nil {
 		err := rg.onWrite(ctx, tx, Change{
 			Resource:       s.res.Name,
@@ -482,12 +444,12 @@ func (rg *Registry) commit(ctx context.Context, tx *sql.Tx, s *spec, c change) (
 			Record:         c.rec.Map(),
 		})
 		if err != nil {
-			return Response{}, fmt.Errorf("resource: %s %s: OnWrite: %w", c.op, s.res.Singular, err)
+			return record{}, Response{}, fmt.Errorf("resource: %s %s: OnWrite: %w", c.op, s.res.Singular, err)
 		}
 	}
 	body, err := recordBody(ctx, c.rec)
 	if err != nil {
-		return Response{}, err
+		return record{}, Response{}, err
 	}
 	resp := Response{Status: c.status, Header: jsonHeader(), Body: body}
 	if c.op == OpCreated {
@@ -497,20 +459,18 @@ func (rg *Registry) commit(ctx context.Context, tx *sql.Tx, s *spec, c change) (
 		hc := resp
 		hc.Header = resp.Header.Clone()
 		if err := h(ctx, tx, hc); err != nil {
-			return Response{}, fmt.Errorf("resource: %s %s: commit hook: %w", c.op, s.res.Singular, err)
+			return record{}, Response{}, fmt.Errorf("resource: %s %s: commit hook: %w", c.op, s.res.Singular, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return Response{}, fmt.Errorf("resource: %s %s: commit: %w", c.op, s.res.Singular, err)
+		return record{}, Response{}, fmt.Errorf("resource: %s %s: commit: %w", c.op, s.res.Singular, err)
 	}
-	return resp, nil
+	return c.rec, resp, nil
 }
 
 func (rg *Registry) update(s *spec) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		id, ok := pathID(r)
-		if !ok {
+		if _, ok := s.parseID(r.PathValue("id")); !ok {
 			rg.fail(w, r, errNotFound)
 			return
 		}
@@ -519,16 +479,7 @@ func (rg *Registry) update(s *spec) http.Handler {
 			rg.fail(w, r, err)
 			return
 		}
-		if len(body) == 0 {
-			rg.fail(w, r, errNoFields)
-			return
-		}
-		vals, err := s.decode(body, false)
-		if err != nil {
-			rg.fail(w, r, err)
-			return
-		}
-		resp, err := rg.modify(ctx, s, id, vals)
+		_, resp, err := rg.update1(r.Context(), s, r.PathValue("id"), body)
 		if err != nil {
 			rg.fail(w, r, err)
 			return
@@ -539,15 +490,16 @@ func (rg *Registry) update(s *spec) http.Handler {
 
 // modify updates a record in one transaction: reference checks, the update
 // (404 when the organization has no such record, also before a reference
-// error), the read-back and OnWrite and the commit hooks. It returns the 200 response to write.
-func (rg *Registry) modify(ctx context.Context, s *spec, id string, vals []value) (Response, error) {
+// error), the read-back and OnWrite and the commit hooks. It returns the
+// record and the 200 response to write.
+func (rg *Registry) modify(ctx context.Context, s *spec, id string, vals []value) (record, Response, error) {
 	orgID, ok := tenancy.FromContext(ctx)
 	if !ok {
-		return Response{}, fmt.Errorf("resource: update %s: %w", s.res.Name, tenancy.ErrNoOrganization)
+		return record{}, Response{}, fmt.Errorf("resource: update %s: %w", s.res.Name, tenancy.ErrNoOrganization)
 	}
 	tx, err := rg.db.BeginTx(ctx, nil)
 	if err != nil {
-		return Response{}, fmt.Errorf("resource: update %s: begin: %w", s.res.Name, err)
+		return record{}, Response{}, fmt.Errorf("resource: update %s: begin: %w", s.res.Name, err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	// References are checked before the update, so that a table with
@@ -555,11 +507,11 @@ func (rg *Registry) modify(ctx context.Context, s *spec, id string, vals []value
 	// the statement); a missing record still answers 404 first.
 	if err := s.checkRefs(ctx, tx, vals); err != nil {
 		if found, ferr := s.table.Exists(ctx, tx, id); ferr != nil {
-			return Response{}, fmt.Errorf("resource: update %s: %w", s.res.Name, ferr)
+			return record{}, Response{}, fmt.Errorf("resource: update %s: %w", s.res.Name, ferr)
 		} else if !found {
-			return Response{}, errNotFound
+			return record{}, Response{}, errNotFound
 		}
-		return Response{}, err
+		return record{}, Response{}, err
 	}
 	assigns := make([]tenancy.Assign, 0, 1+len(vals))
 	for _, v := range vals {
@@ -568,14 +520,14 @@ func (rg *Registry) modify(ctx context.Context, s *spec, id string, vals []value
 	assigns = append(assigns, tenancy.Assign{Column: fieldUpdatedAt, Value: rg.dialect.TimeValue(rg.now())})
 	found, err := s.table.Update(ctx, tx, id, assigns)
 	if err != nil {
-		return Response{}, fmt.Errorf("resource: update %s: %w", s.res.Name, err)
+		return record{}, Response{}, fmt.Errorf("resource: update %s: %w", s.res.Name, err)
 	}
 	if !found {
-		return Response{}, errNotFound
+		return record{}, Response{}, errNotFound
 	}
 	rec, err := s.fetch(ctx, tx, id)
 	if err != nil {
-		return Response{}, fmt.Errorf("resource: update %s: read back: %w", s.res.Name, err)
+		return record{}, Response{}, fmt.Errorf("resource: update %s: read back: %w", s.res.Name, err)
 	}
 	return rg.commit(ctx, tx, s, change{op: OpUpdated, id: id, orgID: orgID, rec: rec, status: http.StatusOK})
 }
