@@ -72,8 +72,17 @@ type Field struct {
 	ReadOnly bool
 	// Sequence fields get the organization's next counter value (from 1)
 	// on create, in the create's transaction; they are read-only Integers
-	// (e.g. lead_number).
+	// (e.g. lead_number). The numbers are gap-free: the counter's row stays
+	// locked until the create commits, so on PostgreSQL the creates of one
+	// organization wait for each other's commits.
 	Sequence bool
+	// SequenceGaps (with Sequence) takes the number in a statement of its
+	// own before the create's transaction begins, so concurrent creates of
+	// one organization never wait for each other's commits. Numbers stay
+	// unique and increase in allocation order; a create that fails after
+	// taking its number leaves a gap, and rows may become visible out of
+	// number order (a later number committing first).
+	SequenceGaps bool
 	// MaxLength caps String, Text and Email values in characters; zero
 	// means [DefaultMaxLength]. Other types must leave it zero.
 	MaxLength int
@@ -246,6 +255,9 @@ func normalize(r Resource, protected map[string]bool) (Resource, error) {
 		}
 		if !f.Type.valid() {
 			return r, fmt.Errorf("resource %s: field %s: unknown type %q", r.Name, f.Name, f.Type)
+		}
+		if f.SequenceGaps && !f.Sequence {
+			return r, fmt.Errorf("resource %s: field %s: SequenceGaps needs Sequence", r.Name, f.Name)
 		}
 		if f.Sequence {
 			if f.Type != Integer {
