@@ -31,6 +31,11 @@ func SequenceDDL(d Dialect) []string {
 //	ON CONFLICT (organization_id, name) DO UPDATE SET value = gatehouse_sequences.value + 1
 //	RETURNING value
 //
+// Run outside a transaction (db a *sql.DB), the upsert is a statement of its
+// own: the lock ends with it, concurrent writers do not wait for each
+// other's commits, and a write that fails after taking its number leaves a
+// gap (resource.Field.SequenceGaps works this way).
+//
 // A service that also inserts such rows outside the API must take its numbers
 // from the same counter.
 func NextSequence(ctx context.Context, db Querier, d Dialect, name string) (int64, error) {

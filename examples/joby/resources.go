@@ -32,7 +32,7 @@ func resources() []resource.Resource {
 		{
 			Name: "leads", Singular: "lead",
 			Fields: fields(
-				[]resource.Field{{Name: "lead_number", Type: resource.Integer, Sequence: true}},
+				[]resource.Field{{Name: "lead_number", Type: resource.Integer, Sequence: true, SequenceGaps: true}},
 				contact(), address(),
 				[]resource.Field{
 					str("status"), str("sub_status"), str("job_type"), str("ad_source"),
