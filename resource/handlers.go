@@ -396,7 +396,7 @@ func (rg *Registry) insert(ctx context.Context, s *spec, vals []value) (record, 
 		if f.SequenceGaps {
 			n, err := tenancy.NextSequence(ctx, rg.db, rg.dialect, f.seq)
 			if err != nil {
-				return Response{}, fmt.Errorf("resource: create %s: %w", s.res.Name, err)
+				return record{}, Response{}, fmt.Errorf("resource: create %s: %w", s.res.Name, err)
 			}
 			early = append(early, tenancy.Assign{Column: f.column, Value: n})
 		}
