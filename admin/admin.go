@@ -145,11 +145,12 @@ func (h *Handler) routes() {
 		path   string
 		routes []route
 	}{
-		{"/orgs", []route{{http.MethodPost, h.createOrg}}},
+		{"/orgs", []route{{http.MethodGet, h.listOrgs}, {http.MethodPost, h.createOrg}}},
 		{"/orgs/{org_id}", []route{{http.MethodGet, h.getOrg}, {http.MethodPatch, h.patchOrg}}},
 		{"/orgs/{org_id}/api-keys", []route{{http.MethodGet, h.listKeys}, {http.MethodPost, h.createKey}}},
 		{"/orgs/{org_id}/api-keys/{key_id}", []route{{http.MethodGet, h.getKey}, {http.MethodPatch, h.patchKey}}},
 		{"/orgs/{org_id}/api-keys/{key_id}/revoke", []route{{http.MethodPost, h.revokeKey}}},
+		{"/orgs/{org_id}/api-keys/{key_id}/rotate", []route{{http.MethodPost, h.rotateKey}}},
 		{"/orgs/{org_id}/api-keys/{key_id}/audit", []route{{http.MethodGet, h.keyAudit}}},
 		{"/orgs/{org_id}/events", []route{{http.MethodGet, h.orgEvents}}},
 	}
@@ -187,23 +188,36 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	gatehouse.WriteError(w, r, h.opts.Logger, err)
 }
 
-// record appends an entry to the actions trail.
+// record appends an entry to the actions trail, by the request's admin.
 func (h *Handler) record(r *http.Request, orgID, action, target string, details map[string]string) {
+	h.recordAs(r.Context(), h.actor(r), orgID, action, target, details)
+}
+
+// actor names the admin behind r: Options.Principal, or "admin".
+func (h *Handler) actor(r *http.Request) string {
+	if h.opts.Principal != nil {
+		if p := h.opts.Principal(r); p != "" {
+			return p
+		}
+	}
+	return "admin"
+}
+
+// recordAs appends an entry to the actions trail; an empty actor is
+// "admin".
+func (h *Handler) recordAs(ctx context.Context, actor, orgID, action, target string, details map[string]string) {
 	if h.opts.Events == nil {
 		return
 	}
-	actor := "admin"
-	if h.opts.Principal != nil {
-		if p := h.opts.Principal(r); p != "" {
-			actor = p
-		}
+	if actor == "" {
+		actor = "admin"
 	}
-	err := h.opts.Events.Append(r.Context(), audit.Event{
+	err := h.opts.Events.Append(ctx, audit.Event{
 		Time: h.opts.Now(), OrganizationID: orgID, Actor: actor, Action: action, Target: target, Details: details,
 	})
 	if err != nil {
-		h.opts.Logger.ErrorContext(r.Context(), "admin: recording an admin action failed",
-			"request_id", gatehouse.RequestIDFromContext(r.Context()), "action", action, "err", err)
+		h.opts.Logger.ErrorContext(ctx, "admin: recording an admin action failed",
+			"request_id", gatehouse.RequestIDFromContext(ctx), "action", action, "err", err)
 	}
 }
 

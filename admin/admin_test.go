@@ -158,7 +158,7 @@ func TestOrgs(t *testing.T) {
 		{"GET", "/admin/orgs/not-a-uuid", ``, 404, "Not found"},
 		{"GET", "/admin/orgs/00000000-0000-4000-8000-000000000000", ``, 404, "Not found"},
 		{"DELETE", "/admin/orgs/" + id, ``, 405, "Method not allowed"},
-		{"GET", "/admin/orgs", ``, 405, "Method not allowed"},
+		{"DELETE", "/admin/orgs", ``, 405, "Method not allowed"},
 		{"GET", "/admin/nothing", ``, 404, "Not found"},
 	}
 	for _, tc := range cases {

@@ -1,10 +1,13 @@
 package admin
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -48,7 +51,11 @@ type keyJSON struct {
 	UpdatedAt          time.Time  `json:"updated_at"`
 	LastUsedAt         *time.Time `json:"last_used_at"`
 	RevokedAt          *time.Time `json:"revoked_at"`
+	Lineage            string     `json:"lineage"`
+	ReplacedBy         *string    `json:"replaced_by"`
 	Key                string     `json:"key,omitempty"`
+	// Replaced is the rotated key, in the rotate response only.
+	Replaced *keyJSON `json:"replaced_key,omitempty"`
 }
 
 func utcPtr(t *time.Time) *time.Time {
@@ -66,15 +73,37 @@ func toKeyJSON(k auth.Key) keyJSON {
 		ExpiresAt: utcPtr(k.ExpiresAt), DisplayPrefix: k.DisplayPrefix,
 		CreatedAt: k.CreatedAt.UTC(), UpdatedAt: k.UpdatedAt.UTC(),
 		LastUsedAt: utcPtr(k.LastUsedAt), RevokedAt: utcPtr(k.RevokedAt),
+		Lineage: k.LineageID(), ReplacedBy: nonEmpty(k.ReplacedBy),
 	}
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 var errNotFound = gatehouse.NewError(http.StatusNotFound, gatehouse.MsgNotFound)
 
+// Messages of the 409 answers of a rotation.
+const (
+	MsgKeyRevoked = "API key is revoked"
+	MsgKeyRotated = "API key was already rotated"
+	MsgKeyExpired = "API key has expired"
+)
+
 // storeErr maps store sentinels to API errors.
 func storeErr(err error) error {
-	if errors.Is(err, auth.ErrNotFound) {
+	switch {
+	case errors.Is(err, auth.ErrNotFound):
 		return errNotFound.Wrap(err)
+	case errors.Is(err, auth.ErrRevoked):
+		return gatehouse.NewError(http.StatusConflict, MsgKeyRevoked).Wrap(err)
+	case errors.Is(err, auth.ErrRotated):
+		return gatehouse.NewError(http.StatusConflict, MsgKeyRotated).Wrap(err)
+	case errors.Is(err, auth.ErrExpired):
+		return gatehouse.NewError(http.StatusConflict, MsgKeyExpired).Wrap(err)
 	}
 	return err
 }
@@ -305,17 +334,100 @@ func (h *Handler) revokeKey(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	wasRevoked := k.Revoked()
-	k, err = h.opts.Keys.RevokeKey(r.Context(), k.OrganizationID, k.ID, h.opts.Now().UTC())
+	k, err = h.RevokeKeyAs(r.Context(), h.actor(r), k.OrganizationID, k.ID)
 	if err != nil {
-		h.fail(w, r, storeErr(err))
+		h.fail(w, r, err)
 		return
 	}
-	h.changed(r.Context(), k.OrganizationID, k.ID)
-	if !wasRevoked {
-		h.record(r, k.OrganizationID, audit.ActionKeyRevoked, k.ID, map[string]string{"name": k.Name})
-	}
 	gatehouse.WriteData(w, r, http.StatusOK, toKeyJSON(k))
+}
+
+// rotateKey replaces the key by a new one with the same attributes; the old
+// key keeps working for grace_seconds (0–604800, default 0).
+func (h *Handler) rotateKey(w http.ResponseWriter, r *http.Request) {
+	k, err := h.key(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	// An empty body is the default grace (0).
+	b, err := gatehouse.ReadBody(w, r, h.opts.MaxBodyBytes)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var m map[string]json.RawMessage
+	if len(bytes.TrimSpace(b)) > 0 {
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		if m, err = h.body(w, r, "grace_seconds"); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	var grace time.Duration
+	if raw, ok := m["grace_seconds"]; ok {
+		g, ok := ParseGraceSeconds(raw)
+		if !ok {
+			h.fail(w, r, gatehouse.InvalidFields(gatehouse.FieldError{Field: "grace_seconds", Message: graceMessage}))
+			return
+		}
+		grace = g
+	}
+	rot, err := h.RotateKeyAs(r.Context(), h.actor(r), k.OrganizationID, k.ID, grace)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := toKeyJSON(rot.New)
+	out.Key = rot.Raw.Reveal()
+	old := toKeyJSON(rot.Old)
+	out.Replaced = &old
+	w.Header().Set("Location", h.opts.Prefix+"/orgs/"+rot.New.OrganizationID+"/api-keys/"+rot.New.ID)
+	w.Header().Set("Cache-Control", "no-store")
+	gatehouse.WriteData(w, r, http.StatusCreated, out)
+}
+
+var graceMessage = fmt.Sprintf("must be an integer from 0 to %d", int(auth.MaxRotationGrace/time.Second))
+
+// ParseGraceSeconds parses a grace period in whole seconds, 0 to 604800 (7
+// days), from JSON; false for anything else.
+func ParseGraceSeconds(raw json.RawMessage) (time.Duration, bool) {
+	var n json.Number
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.UseNumber()
+	if len(raw) == 0 || raw[0] == '"' || dec.Decode(&n) != nil {
+		return 0, false
+	}
+	v, err := n.Int64()
+	if err != nil || v < 0 || v > int64(auth.MaxRotationGrace/time.Second) {
+		return 0, false
+	}
+	return time.Duration(v) * time.Second, true
+}
+
+// RotateKeyAs rotates the organization's key without going through HTTP
+// (the key page uses it): a new key with the same name, scopes, limit and
+// expiry, in the same lineage; the old key expires after grace (0 to 7
+// days, never later than its own expiry). actor is recorded in the actions
+// trail; caches are told about the old key's new expiry. A revoked, expired
+// or already rotated key is a 409 *gatehouse.Error, an unknown one 404.
+func (h *Handler) RotateKeyAs(ctx context.Context, actor, orgID, keyID string, grace time.Duration) (auth.Rotation, error) {
+	if grace < 0 || grace > auth.MaxRotationGrace {
+		return auth.Rotation{}, gatehouse.InvalidFields(gatehouse.FieldError{Field: "grace_seconds", Message: graceMessage})
+	}
+	rot, err := auth.RotateKey(ctx, h.opts.Keys, h.opts.KeyPrefix, orgID, keyID, grace, h.opts.Now().UTC())
+	if err != nil {
+		return auth.Rotation{}, storeErr(err)
+	}
+	h.changed(ctx, orgID, rot.Old.ID)
+	d := keyDetails(rot.New)
+	d["replaces"] = rot.Old.ID
+	d["grace_seconds"] = strconv.Itoa(int(grace / time.Second))
+	if rot.Old.ExpiresAt != nil {
+		d["old_expires_at"] = rot.Old.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	h.recordAs(ctx, actor, orgID, audit.ActionKeyRotated, rot.New.ID, d)
+	return rot, nil
 }
 
 func (h *Handler) keyAudit(w http.ResponseWriter, r *http.Request) {
@@ -540,6 +652,57 @@ func (h *Handler) IssueKey(ctx context.Context, orgID, name string, scopes scope
 	return h.issue(ctx, orgID, name, scopes, ratePerMinute, expiresAt, now)
 }
 
+// IssueKeyAs is [Handler.IssueKey] that also records the creation in the
+// actions trail as done by actor (the key page uses it).
+func (h *Handler) IssueKeyAs(ctx context.Context, actor, orgID, name string, scopes scope.Set, ratePerMinute int, expiresAt *time.Time) (auth.RawKey, auth.Key, error) {
+	raw, k, err := h.IssueKey(ctx, orgID, name, scopes, ratePerMinute, expiresAt)
+	if err != nil {
+		return "", auth.Key{}, err
+	}
+	h.recordAs(ctx, actor, orgID, audit.ActionKeyCreated, k.ID, keyDetails(k))
+	return raw, k, nil
+}
+
+// RevokeKeyAs revokes the organization's key without going through HTTP
+// (the key page uses it), records it in the actions trail as done by actor
+// (once: revoking a revoked key changes nothing) and tells caches. An
+// unknown key is a 404 *gatehouse.Error.
+func (h *Handler) RevokeKeyAs(ctx context.Context, actor, orgID, keyID string) (auth.Key, error) {
+	k, err := h.opts.Keys.GetKey(ctx, orgID, keyID)
+	if err != nil {
+		return auth.Key{}, storeErr(err)
+	}
+	wasRevoked := k.Revoked()
+	k, err = h.opts.Keys.RevokeKey(ctx, orgID, keyID, h.opts.Now().UTC())
+	if err != nil {
+		return auth.Key{}, storeErr(err)
+	}
+	h.changed(ctx, orgID, keyID)
+	if !wasRevoked {
+		h.recordAs(ctx, actor, orgID, audit.ActionKeyRevoked, k.ID, map[string]string{"name": k.Name})
+	}
+	return k, nil
+}
+
+// Limits returns the default and the cap of a key's rate limit per minute,
+// as configured.
+func (h *Handler) Limits() (def, max int) {
+	return h.opts.DefaultRateLimitPerMinute, h.opts.MaxRateLimitPerMinute
+}
+
+// Scopes returns the scopes a key may be given, sorted.
+func (h *Handler) Scopes() []scope.Scope { return h.known.Scopes() }
+
+// Keys returns the key store of the handler.
+func (h *Handler) Keys() auth.KeyStore { return h.opts.Keys }
+
+// Orgs returns the organization store of the handler.
+func (h *Handler) Orgs() auth.OrgStore { return h.opts.Orgs }
+
+// AuditLog returns the per-key audit log reader of the handler (nil when
+// none is configured).
+func (h *Handler) AuditLog() audit.Reader { return h.opts.Audit }
+
 func (h *Handler) issue(ctx context.Context, orgID, name string, scopes scope.Set, limit int, expires *time.Time, now time.Time) (auth.RawKey, auth.Key, error) {
 	raw, k, err := auth.NewKey(h.opts.KeyPrefix, h.opts.Env, auth.Key{
 		OrganizationID: orgID, Name: name, Scopes: scopes, RateLimitPerMinute: limit,
@@ -552,4 +715,99 @@ func (h *Handler) issue(ctx context.Context, orgID, name string, scopes scope.Se
 		return "", auth.Key{}, fmt.Errorf("admin: create key: %w", err)
 	}
 	return raw, k, nil
+}
+
+// Bounds of GET {prefix}/orgs.
+const (
+	DefaultOrgPage = 50
+	MaxOrgPage     = 100
+	maxOrgQuery    = 200
+)
+
+// orgPage is the list envelope of GET {prefix}/orgs.
+type orgPage struct {
+	Data       []orgJSON `json:"data"`
+	HasMore    bool      `json:"has_more"`
+	NextCursor *string   `json:"next_cursor"`
+	RequestID  string    `json:"request_id"`
+}
+
+// encodeOrgCursor makes the opaque cursor that continues after o. The
+// cursor is not signed: it only positions the operator's own listing.
+func encodeOrgCursor(o auth.Org) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(o.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + o.ID))
+}
+
+func decodeOrgCursor(s string) (auth.Org, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return auth.Org{}, false
+	}
+	ts, id, ok := strings.Cut(string(b), "|")
+	if !ok || id == "" || !utf8.ValidString(id) {
+		return auth.Org{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return auth.Org{}, false
+	}
+	return auth.Org{ID: id, CreatedAt: t}, true
+}
+
+// listOrgs serves GET {prefix}/orgs?q=&limit=&cursor=: organizations
+// newest first, q matching part of the name (case-insensitive).
+func (h *Handler) listOrgs(w http.ResponseWriter, r *http.Request) {
+	qv := r.URL.Query()
+	var bad []string
+	for k := range qv {
+		if k != "q" && k != "limit" && k != "cursor" {
+			bad = append(bad, k)
+		}
+	}
+	q := auth.OrgQuery{Limit: DefaultOrgPage}
+	if v, ok := qv["q"]; ok {
+		if len(v) != 1 || utf8.RuneCountInString(v[0]) > maxOrgQuery || !utf8.ValidString(v[0]) || strings.IndexByte(v[0], 0) >= 0 {
+			bad = append(bad, "q")
+		} else {
+			q.Name = strings.TrimSpace(v[0])
+		}
+	}
+	if v, ok := qv["limit"]; ok {
+		n, err := strconv.Atoi(v[0])
+		if len(v) != 1 || err != nil || n < 1 || n > MaxOrgPage {
+			bad = append(bad, "limit")
+		} else {
+			q.Limit = n
+		}
+	}
+	if v, ok := qv["cursor"]; ok {
+		after, ok := decodeOrgCursor(v[0])
+		if len(v) != 1 || !ok {
+			bad = append(bad, "cursor")
+		} else {
+			q.After = &after
+		}
+	}
+	if len(bad) > 0 {
+		h.fail(w, r, gatehouse.FieldsError(gatehouse.MsgInvalidQuery, bad...))
+		return
+	}
+	limit := q.Limit
+	q.Limit++ // one more tells whether a next page exists
+	orgs, err := h.opts.Orgs.ListOrgs(r.Context(), q)
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("admin: list orgs: %w", err))
+		return
+	}
+	page := orgPage{Data: make([]orgJSON, 0, min(len(orgs), limit)), RequestID: gatehouse.RequestIDFromContext(r.Context())}
+	if len(orgs) > limit {
+		orgs = orgs[:limit]
+		page.HasMore = true
+		c := encodeOrgCursor(orgs[len(orgs)-1])
+		page.NextCursor = &c
+	}
+	for _, o := range orgs {
+		page.Data = append(page.Data, toOrgJSON(o))
+	}
+	gatehouse.WriteJSON(w, http.StatusOK, page)
 }

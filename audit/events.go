@@ -23,6 +23,9 @@ const (
 	ActionKeyCreated  = "key.created"
 	ActionKeyUpdated  = "key.updated"
 	ActionKeyRevoked  = "key.revoked"
+	// ActionKeyRotated: Target is the new key; Details name the replaced
+	// key ("replaces") and its new expiry ("old_expires_at").
+	ActionKeyRotated = "key.rotated"
 )
 
 // Event is one administrative action on an organization: who did what,

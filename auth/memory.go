@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,7 +87,8 @@ func (m *Memory) LookupKey(ctx context.Context, publicID string) (Key, error) {
 	return cloneKey(*m.keys[id]), nil
 }
 
-// CreateKey stores k. A zero CreatedAt becomes now and a zero UpdatedAt
+// CreateKey stores k as the first key of its own lineage (Lineage and
+// ReplacedBy are ignored). A zero CreatedAt becomes now and a zero UpdatedAt
 // becomes CreatedAt. An existing id or public id is ErrConflict.
 func (m *Memory) CreateKey(ctx context.Context, k Key) error {
 	if err := ctx.Err(); err != nil {
@@ -96,6 +98,8 @@ func (m *Memory) CreateKey(ctx context.Context, k Key) error {
 		return errors.New("auth: memory: create key: ID, PublicID and OrganizationID are required")
 	}
 	k = cloneKey(k)
+	k.Lineage = k.ID // a created key starts its own lineage
+	k.ReplacedBy = ""
 	if k.CreatedAt.IsZero() {
 		k.CreatedAt = normTime(m.now())
 	}
@@ -228,6 +232,104 @@ func (m *Memory) TouchKeys(ctx context.Context, ids []string, at time.Time) erro
 		}
 	}
 	return nil
+}
+
+// ReplaceKey stores next as the replacement of the organization's key id
+// and shortens the old key's expiry to oldExpiresAt (see
+// [KeyStore.ReplaceKey]).
+func (m *Memory) ReplaceKey(ctx context.Context, orgID, id string, next Key, oldExpiresAt, now time.Time) (Key, error) {
+	if err := ctx.Err(); err != nil {
+		return Key{}, err
+	}
+	if next.ID == "" || next.PublicID == "" || next.OrganizationID != orgID {
+		return Key{}, errors.New("auth: memory: replace key: next needs ID, PublicID and the same OrganizationID")
+	}
+	next = cloneKey(next)
+	next.ReplacedBy = ""
+	if next.CreatedAt.IsZero() {
+		next.CreatedAt = normTime(now)
+	}
+	if next.UpdatedAt.IsZero() {
+		next.UpdatedAt = next.CreatedAt
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.scoped(orgID, id)
+	switch {
+	case old == nil:
+		return Key{}, ErrNotFound
+	case old.Revoked():
+		return Key{}, ErrRevoked
+	case old.Rotated():
+		return Key{}, ErrRotated
+	case old.Expired(now):
+		return Key{}, ErrExpired
+	}
+	if _, ok := m.keys[next.ID]; ok {
+		return Key{}, ErrConflict
+	}
+	if _, ok := m.byPublic[next.PublicID]; ok {
+		return Key{}, ErrConflict
+	}
+	next.Lineage = old.LineageID()
+	m.keys[next.ID] = &next
+	m.byPublic[next.PublicID] = next.ID
+	old.ReplacedBy = next.ID
+	if old.ExpiresAt == nil || oldExpiresAt.Before(*old.ExpiresAt) {
+		e := normTime(oldExpiresAt)
+		old.ExpiresAt = &e
+	}
+	old.UpdatedAt = normTime(now)
+	return cloneKey(*old), nil
+}
+
+// ListOrgs returns one page of organizations, newest first (see
+// [OrgStore.ListOrgs]).
+func (m *Memory) ListOrgs(ctx context.Context, q OrgQuery) ([]Org, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultOrgPage
+	}
+	needle := asciiLower(q.Name)
+	m.mu.RLock()
+	out := []Org{}
+	for _, o := range m.orgs {
+		if needle != "" && !strings.Contains(asciiLower(o.Name), needle) {
+			continue
+		}
+		if q.After != nil && compareOrgs(o, *q.After) >= 0 {
+			continue
+		}
+		out = append(out, o)
+	}
+	m.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Org) int { return compareOrgs(b, a) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// compareOrgs orders organizations by (CreatedAt, ID).
+func compareOrgs(a, b Org) int {
+	if c := a.CreatedAt.Compare(normTime(b.CreatedAt)); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+// asciiLower lower-cases ASCII letters only, like SQLite's LIKE.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // APIEnabled reports whether the organization's Developer API module is on;

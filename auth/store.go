@@ -14,6 +14,12 @@ var (
 	ErrNotFound = errors.New("auth: not found")
 	// ErrConflict: a key or organization with that id or public id exists.
 	ErrConflict = errors.New("auth: already exists")
+	// ErrRotated: the key was already replaced by a rotation.
+	ErrRotated = errors.New("auth: key already rotated")
+	// ErrRevoked: the key is revoked (it cannot be rotated).
+	ErrRevoked = errors.New("auth: key revoked")
+	// ErrExpired: the key has expired (it cannot be rotated).
+	ErrExpired = errors.New("auth: key expired")
 )
 
 // Key is the stored record of an API key. It never holds the raw key: Hash
@@ -34,7 +40,28 @@ type Key struct {
 	UpdatedAt          time.Time
 	LastUsedAt         *time.Time
 	RevokedAt          *time.Time
+	// Lineage is the id shared by a key and every key rotated from it
+	// (the id of the first key of the chain): one rate-limit bucket, one
+	// idempotency scope, one owner of webhook subscriptions. Stores fill
+	// it on every read; it equals ID for a key never rotated. Empty on
+	// create means ID.
+	Lineage string
+	// ReplacedBy is the id of the key that replaced this one by
+	// [RotateKey]; empty while the key was never rotated. Stores fill it
+	// on every read and ignore it on create.
+	ReplacedBy string
 }
+
+// LineageID returns k.Lineage, or k.ID when the lineage is not set.
+func (k *Key) LineageID() string {
+	if k.Lineage != "" {
+		return k.Lineage
+	}
+	return k.ID
+}
+
+// Rotated reports whether the key was replaced by a rotation.
+func (k *Key) Rotated() bool { return k.ReplacedBy != "" }
 
 // Revoked reports whether the key has been revoked.
 func (k *Key) Revoked() bool { return k.RevokedAt != nil }
@@ -106,6 +133,15 @@ type KeyStore interface {
 	RevokeKey(ctx context.Context, orgID, id string, at time.Time) (Key, error)
 	// TouchKeys sets last_used_at of the keys to at, in one statement.
 	TouchKeys(ctx context.Context, ids []string, at time.Time) error
+	// ReplaceKey stores next as the replacement of the organization's key
+	// id, atomically: next is created in the old key's lineage (its
+	// Lineage is set from the old key), the old key's ReplacedBy becomes
+	// next.ID and its ExpiresAt becomes oldExpiresAt unless that is later
+	// than the expiry it has. It returns the old key as it now is.
+	// ErrNotFound: no such key in the organization; ErrRevoked, ErrRotated,
+	// ErrExpired (at now): the old key cannot be replaced, and nothing is
+	// written. Use [RotateKey] rather than calling it directly.
+	ReplaceKey(ctx context.Context, orgID, id string, next Key, oldExpiresAt, now time.Time) (Key, error)
 }
 
 // OrgStore manages organizations for the admin API.
@@ -114,4 +150,23 @@ type OrgStore interface {
 	CreateOrg(ctx context.Context, o Org) (Org, error)
 	GetOrg(ctx context.Context, id string) (Org, error)
 	SetAPIEnabled(ctx context.Context, id string, on bool, now time.Time) (Org, error)
+	// ListOrgs returns one page of organizations, newest first (created
+	// at, then id, descending), as described by q.
+	ListOrgs(ctx context.Context, q OrgQuery) ([]Org, error)
 }
+
+// OrgQuery selects a page of [OrgStore.ListOrgs].
+type OrgQuery struct {
+	// Name, when set, keeps the organizations whose name contains it,
+	// case-insensitively for ASCII letters. % and _ are plain characters.
+	Name string
+	// After, when set, continues after this organization (the last one
+	// of the previous page): only organizations older than it, in the
+	// (CreatedAt, ID) order, are returned. Its CreatedAt and ID are read.
+	After *Org
+	// Limit bounds the page; zero or less means 100.
+	Limit int
+}
+
+// DefaultOrgPage is the page size of [OrgQuery] when Limit is zero.
+const DefaultOrgPage = 100

@@ -52,6 +52,11 @@ func RunStore(t *testing.T, newStore func(t *testing.T) Stores) {
 		{"CopiesNotAliases", testCopies},
 		{"Concurrent", testConcurrent},
 		{"CanceledContext", testCanceled},
+		{"Rotate", testRotate},
+		{"RotateRefused", testRotateRefused},
+		{"RotateChain", testRotateChain},
+		{"RotateConcurrent", testRotateConcurrent},
+		{"ListOrgs", testListOrgs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,6 +132,8 @@ func diffKey(got, want auth.Key) string {
 	str("PublicID", got.PublicID, want.PublicID)
 	str("Hash", got.Hash, want.Hash)
 	str("DisplayPrefix", got.DisplayPrefix, want.DisplayPrefix)
+	str("Lineage", got.LineageID(), want.LineageID())
+	str("ReplacedBy", got.ReplacedBy, want.ReplacedBy)
 	if !slices.Equal(got.Scopes.Strings(), want.Scopes.Strings()) {
 		d = append(d, fmt.Sprintf("Scopes = %v, want %v", got.Scopes.Strings(), want.Scopes.Strings()))
 	}

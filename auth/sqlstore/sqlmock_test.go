@@ -55,8 +55,8 @@ func timeArg(d tenancy.Dialect, t time.Time) driver.Value {
 }
 
 func keyRow(d tenancy.Dialect, created time.Time) *sqlmock.Rows {
-	return sqlmock.NewRows(keyColumns).AddRow("key-1", "org-1", "name", "live", "0123456789ABCDEF", "hash", "joby_live_0123456789ABCDEF_…",
-		"leads:read tasks:create", 60, nil, timeArg(d, created), timeArg(d, created), nil, nil)
+	return sqlmock.NewRows(append(keyColumns, "lineage", "replaced_by")).AddRow("key-1", "org-1", "name", "live", "0123456789ABCDEF", "hash", "joby_live_0123456789ABCDEF_…",
+		"leads:read tasks:create", 60, nil, timeArg(d, created), timeArg(d, created), nil, nil, "key-1", nil)
 }
 
 // TestSQLShape checks, for each dialect, that every organization-scoped
@@ -142,6 +142,15 @@ func TestSQLShape(t *testing.T) {
 					},
 				},
 				{
+					"ListOrgs", `^SELECT id, name, api_enabled, created_at, updated_at FROM gatehouse_orgs WHERE name ` + map[tenancy.Dialect]string{tenancy.SQLite: "LIKE", tenancy.Postgres: "ILIKE"}[d] +
+						` ` + p(1) + ` ESCAPE '\\' AND \(created_at < ` + p(2) + ` OR \(created_at = ` + p(3) + ` AND id < ` + p(4) + `\)\) ORDER BY created_at DESC, id DESC LIMIT ` + p(5) + `$`,
+					[]driver.Value{`%a\%b\_c%`, timeArg(d, now), timeArg(d, now), "org-9", int64(10)}, true,
+					func(ctx context.Context, s *sqlstore.Store) error {
+						_, err := s.ListOrgs(ctx, auth.OrgQuery{Name: "a%b_c", After: &auth.Org{ID: "org-9", CreatedAt: now}, Limit: 10})
+						return err
+					},
+				},
+				{
 					"APIEnabled", `^SELECT api_enabled FROM gatehouse_orgs WHERE id = ` + p(1) + `$`,
 					[]driver.Value{"org-1"}, true,
 					func(ctx context.Context, s *sqlstore.Store) error { _, err := s.APIEnabled(ctx, "org-1"); return err },
@@ -152,8 +161,11 @@ func TestSQLShape(t *testing.T) {
 					s, mock := mockStore(t, d, sqlstore.Options{})
 					if tc.rows {
 						rows := keyRow(d, now)
-						if tc.name == "APIEnabled" {
+						switch tc.name {
+						case "APIEnabled":
 							rows = sqlmock.NewRows([]string{"api_enabled"}).AddRow(true)
+						case "ListOrgs":
+							rows = sqlmock.NewRows(strings.Split("id, name, api_enabled, created_at, updated_at", ", "))
 						}
 						mock.ExpectQuery(tc.sql).WithArgs(tc.args...).WillReturnRows(rows)
 					} else {

@@ -38,6 +38,7 @@ type Store struct {
 
 	qLookup, qGet, qList, qInsertKey, qRevoke, qTouchPrefix string
 	qInsertOrg, qGetOrg, qSetEnabled, qEnabled              string
+	qInsertRotation, qShorten                               string
 }
 
 var (
@@ -45,8 +46,18 @@ var (
 	_ auth.OrgStore = (*Store)(nil)
 )
 
-// keyCols are the columns of gatehouse_keys in the order scanKey reads them.
+// keyCols are the stored columns of gatehouse_keys, in the order of
+// INSERT and of scanKey.
 const keyCols = "id, organization_id, name, env, public_id, key_hash, display_prefix, scopes, rate_limit_per_minute, expires_at, created_at, updated_at, last_used_at, revoked_at"
+
+// lineageCols read a key's lineage and replacement from
+// gatehouse_key_rotations (one row per rotation, keyed by the new key,
+// unique on the replaced key): two primary-key or unique-index probes.
+const lineageCols = "COALESCE((SELECT r.lineage FROM gatehouse_key_rotations r WHERE r.key_id = gatehouse_keys.id), gatehouse_keys.id)" +
+	", (SELECT n.key_id FROM gatehouse_key_rotations n WHERE n.replaces = gatehouse_keys.id)"
+
+// readCols are what every key read selects (scanKey's order).
+const readCols = keyCols + ", " + lineageCols
 
 const orgCols = "id, name, api_enabled, created_at, updated_at"
 
@@ -68,17 +79,20 @@ func New(opts Options) (*Store, error) {
 		s.now = time.Now
 	}
 	r := s.d.Rebind
-	s.qLookup = r("SELECT " + keyCols + " FROM gatehouse_keys WHERE public_id = ?")
-	s.qGet = r("SELECT " + keyCols + " FROM gatehouse_keys WHERE organization_id = ? AND id = ?")
-	s.qList = r("SELECT " + keyCols + " FROM gatehouse_keys WHERE organization_id = ? ORDER BY created_at DESC, id DESC")
+	s.qLookup = r("SELECT " + readCols + " FROM gatehouse_keys WHERE public_id = ?")
+	s.qGet = r("SELECT " + readCols + " FROM gatehouse_keys WHERE organization_id = ? AND id = ?")
+	s.qList = r("SELECT " + readCols + " FROM gatehouse_keys WHERE organization_id = ? ORDER BY created_at DESC, id DESC")
 	s.qInsertKey = r("INSERT INTO gatehouse_keys (" + keyCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
 	s.qRevoke = r("UPDATE gatehouse_keys SET revoked_at = COALESCE(revoked_at, ?), updated_at = CASE WHEN revoked_at IS NULL THEN ? ELSE updated_at END" +
-		" WHERE organization_id = ? AND id = ? RETURNING " + keyCols)
+		" WHERE organization_id = ? AND id = ? RETURNING " + readCols)
 	s.qTouchPrefix = "UPDATE gatehouse_keys SET last_used_at = ? WHERE (last_used_at IS NULL OR last_used_at < ?) AND id IN ("
 	s.qInsertOrg = r("INSERT INTO gatehouse_orgs (" + orgCols + ") VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
 	s.qGetOrg = r("SELECT " + orgCols + " FROM gatehouse_orgs WHERE id = ?")
 	s.qSetEnabled = r("UPDATE gatehouse_orgs SET api_enabled = ?, updated_at = ? WHERE id = ? RETURNING " + orgCols)
 	s.qEnabled = r("SELECT api_enabled FROM gatehouse_orgs WHERE id = ?")
+	s.qInsertRotation = r("INSERT INTO gatehouse_key_rotations (key_id, organization_id, lineage, replaces, rotated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+	s.qShorten = r("UPDATE gatehouse_keys SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > ? THEN ? ELSE expires_at END, updated_at = ?" +
+		" WHERE organization_id = ? AND id = ? AND revoked_at IS NULL")
 	return s, nil
 }
 
@@ -124,11 +138,25 @@ func Schema(d tenancy.Dialect) []string {
 	revoked_at ` + ts + `
 )`,
 		`CREATE INDEX IF NOT EXISTS gatehouse_keys_org_created_idx ON gatehouse_keys (organization_id, created_at DESC, id DESC)`,
+		// One row per rotation: key_id replaced replaces, both in the
+		// lineage (the id of the chain's first key). A key is replaced at
+		// most once (UNIQUE replaces), which makes a second rotation of
+		// the same key, even a concurrent one, fail. A table of its own
+		// rather than new gatehouse_keys columns, so existing databases
+		// need no ALTER.
+		`CREATE TABLE IF NOT EXISTS gatehouse_key_rotations (
+	key_id ` + id + ` PRIMARY KEY,
+	organization_id ` + id + ` NOT NULL,
+	lineage ` + id + ` NOT NULL,
+	replaces ` + id + ` NOT NULL UNIQUE,
+	rotated_at ` + ts + ` NOT NULL
+)`,
+		`CREATE INDEX IF NOT EXISTS gatehouse_orgs_created_idx ON gatehouse_orgs (created_at DESC, id DESC)`,
 	}
 }
 
-// Migrate creates the tables gatehouse_orgs and gatehouse_keys and their
-// index if they do not exist (under an advisory lock on PostgreSQL).
+// Migrate creates the tables gatehouse_orgs, gatehouse_keys and
+// gatehouse_key_rotations and their indexes if they do not exist (under an advisory lock on PostgreSQL).
 func (s *Store) Migrate(ctx context.Context) error {
 	if err := tenancy.Migrate(ctx, s.db, s.d, "auth", Schema(s.d)); err != nil {
 		return fmt.Errorf("sqlstore: %w", err)
@@ -158,11 +186,13 @@ func scanKey(row rowScanner) (auth.Key, error) {
 		k                                        auth.Key
 		scopes                                   string
 		expires, created, updated, used, revoked tenancy.Time
+		replacedBy                               sql.NullString
 	)
 	if err := row.Scan(&k.ID, &k.OrganizationID, &k.Name, &k.Env, &k.PublicID, &k.Hash, &k.DisplayPrefix,
-		&scopes, &k.RateLimitPerMinute, &expires, &created, &updated, &used, &revoked); err != nil {
+		&scopes, &k.RateLimitPerMinute, &expires, &created, &updated, &used, &revoked, &k.Lineage, &replacedBy); err != nil {
 		return auth.Key{}, err
 	}
+	k.ReplacedBy = replacedBy.String
 	set, err := decodeScopes(scopes)
 	if err != nil {
 		return auth.Key{}, fmt.Errorf("key %s: %w", k.ID, err)
@@ -190,7 +220,9 @@ func (s *Store) LookupKey(ctx context.Context, publicID string) (auth.Key, error
 	return s.queryKey(ctx, "lookup key", s.qLookup, publicID)
 }
 
-// CreateKey stores k. A zero CreatedAt becomes now and a zero UpdatedAt
+// CreateKey stores k as the first key of its own lineage (Lineage and
+// ReplacedBy are ignored; [Store.ReplaceKey] adds keys to a lineage). A
+// zero CreatedAt becomes now and a zero UpdatedAt
 // becomes CreatedAt. An existing id or public id is auth.ErrConflict.
 func (s *Store) CreateKey(ctx context.Context, k auth.Key) error {
 	if k.ID == "" || k.PublicID == "" || k.OrganizationID == "" {
@@ -217,6 +249,89 @@ func (s *Store) CreateKey(ctx context.Context, k auth.Key) error {
 		return auth.ErrConflict
 	}
 	return nil
+}
+
+// ReplaceKey stores next as the replacement of the organization's key id,
+// in one transaction: the old key is read (locked on PostgreSQL) and
+// checked, next is inserted, the rotation row (whose unique replaced key
+// refuses a second rotation) is inserted, and the old key's expiry is
+// shortened to oldExpiresAt unless it is earlier already.
+func (s *Store) ReplaceKey(ctx context.Context, orgID, id string, next auth.Key, oldExpiresAt, now time.Time) (auth.Key, error) {
+	if next.ID == "" || next.PublicID == "" || next.OrganizationID != orgID {
+		return auth.Key{}, errors.New("sqlstore: replace key: next needs ID, PublicID and the same OrganizationID")
+	}
+	if next.CreatedAt.IsZero() {
+		next.CreatedAt = now
+	}
+	if next.UpdatedAt.IsZero() {
+		next.UpdatedAt = next.CreatedAt
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return auth.Key{}, fmt.Errorf("sqlstore: replace key %s: begin: %w", id, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	lock := ""
+	if s.d == tenancy.Postgres {
+		lock = " FOR UPDATE"
+	}
+	old, err := scanKey(tx.QueryRowContext(ctx, s.qGet+lock, orgID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return auth.Key{}, auth.ErrNotFound
+	}
+	if err != nil {
+		return auth.Key{}, fmt.Errorf("sqlstore: replace key %s: read: %w", id, err)
+	}
+	switch {
+	case old.Revoked():
+		return auth.Key{}, auth.ErrRevoked
+	case old.Rotated():
+		return auth.Key{}, auth.ErrRotated
+	case old.Expired(now):
+		return auth.Key{}, auth.ErrExpired
+	}
+	res, err := tx.ExecContext(ctx, s.qInsertKey,
+		next.ID, next.OrganizationID, next.Name, next.Env, next.PublicID, next.Hash, next.DisplayPrefix,
+		encodeScopes(next.Scopes), next.RateLimitPerMinute, s.timeArg(next.ExpiresAt),
+		s.d.TimeValue(next.CreatedAt), s.d.TimeValue(next.UpdatedAt), nil, nil)
+	if err != nil {
+		return auth.Key{}, fmt.Errorf("sqlstore: replace key %s: insert %s: %w", id, next.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if err != nil {
+			return auth.Key{}, fmt.Errorf("sqlstore: replace key %s: insert %s: %w", id, next.ID, err)
+		}
+		return auth.Key{}, auth.ErrConflict
+	}
+	res, err = tx.ExecContext(ctx, s.qInsertRotation, next.ID, orgID, old.LineageID(), id, s.d.TimeValue(now))
+	if err != nil {
+		return auth.Key{}, fmt.Errorf("sqlstore: replace key %s: record rotation: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if err != nil {
+			return auth.Key{}, fmt.Errorf("sqlstore: replace key %s: record rotation: %w", id, err)
+		}
+		return auth.Key{}, auth.ErrRotated // a concurrent rotation won
+	}
+	exp := s.d.TimeValue(oldExpiresAt)
+	res, err = tx.ExecContext(ctx, s.qShorten, exp, exp, s.d.TimeValue(now), orgID, id)
+	if err != nil {
+		return auth.Key{}, fmt.Errorf("sqlstore: replace key %s: set expiry: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if err != nil {
+			return auth.Key{}, fmt.Errorf("sqlstore: replace key %s: set expiry: %w", id, err)
+		}
+		return auth.Key{}, auth.ErrRevoked // revoked concurrently
+	}
+	old, err = scanKey(tx.QueryRowContext(ctx, s.qGet, orgID, id))
+	if err != nil {
+		return auth.Key{}, fmt.Errorf("sqlstore: replace key %s: reread: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return auth.Key{}, fmt.Errorf("sqlstore: replace key %s: commit: %w", id, err)
+	}
+	return old, nil
 }
 
 // GetKey returns the organization's key, or auth.ErrNotFound.
@@ -270,7 +385,7 @@ func (s *Store) UpdateKey(ctx context.Context, orgID, id string, u auth.KeyUpdat
 	}
 	set, args = append(set, "updated_at = ?"), append(args, s.d.TimeValue(now), orgID, id)
 	q := s.d.Rebind("UPDATE gatehouse_keys SET " + strings.Join(set, ", ") +
-		" WHERE organization_id = ? AND id = ? RETURNING " + keyCols)
+		" WHERE organization_id = ? AND id = ? RETURNING " + readCols)
 	return s.queryKey(ctx, "update key", q, args...)
 }
 
@@ -376,6 +491,55 @@ func (s *Store) CreateOrg(ctx context.Context, o auth.Org) (auth.Org, error) {
 		return auth.Org{}, fmt.Errorf("sqlstore: create org %s: commit: %w", o.ID, err)
 	}
 	return o, nil
+}
+
+// ListOrgs returns one page of organizations, newest first (created_at,
+// then id, descending), optionally those whose name contains q.Name (LIKE
+// on SQLite, ILIKE on PostgreSQL, with % and _ escaped).
+func (s *Store) ListOrgs(ctx context.Context, q auth.OrgQuery) ([]auth.Org, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = auth.DefaultOrgPage
+	}
+	var (
+		where []string
+		args  []any
+	)
+	if q.Name != "" {
+		like := "LIKE"
+		if s.d == tenancy.Postgres {
+			like = "ILIKE"
+		}
+		esc := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(q.Name)
+		where, args = append(where, "name "+like+` ? ESCAPE '\'`), append(args, "%"+esc+"%")
+	}
+	if q.After != nil {
+		v := s.d.TimeValue(q.After.CreatedAt)
+		where, args = append(where, "(created_at < ? OR (created_at = ? AND id < ?))"), append(args, v, v, q.After.ID)
+	}
+	stmt := "SELECT " + orgCols + " FROM gatehouse_orgs"
+	if len(where) > 0 {
+		stmt += " WHERE " + strings.Join(where, " AND ")
+	}
+	stmt += " ORDER BY created_at DESC, id DESC LIMIT ?"
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, s.d.Rebind(stmt), args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list orgs: %w", err)
+	}
+	defer rows.Close()
+	out := []auth.Org{}
+	for rows.Next() {
+		o, err := scanOrg(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: list orgs: %w", err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: list orgs: %w", err)
+	}
+	return out, nil
 }
 
 // GetOrg returns the organization, or auth.ErrNotFound.
