@@ -176,12 +176,14 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 		DB: db, Dialect: dialect, Keyring: cfg.Keyring, Resources: resources(),
 		AllowLoopback: cfg.WebhookLoopback, AllowHTTP: cfg.WebhookLoopback, AllowAnyPort: cfg.WebhookLoopback,
 		Logger: cfg.Logger, Now: cfg.Now,
+		// Subscriptions belong to a key's lineage, so they follow it
+		// through rotations; checks read the lineage's current key.
 		Caller: func(r *http.Request) (string, string, bool) {
 			k, ok := auth.FromContext(r.Context())
-			return k.ID, k.OrganizationID, ok
+			return k.LineageID(), k.OrganizationID, ok
 		},
 		KeyCheck: func(ctx context.Context, orgID, keyID string) (scope.Set, bool, error) {
-			k, err := a.store.GetKey(ctx, orgID, keyID)
+			k, err := auth.CurrentKey(ctx, a.store, orgID, keyID)
 			if errors.Is(err, auth.ErrNotFound) {
 				return scope.Set{}, false, nil
 			}
@@ -233,7 +235,7 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	idem, err := idempotency.New(idempotency.Options{Store: idemStore, Keyring: cfg.Keyring, Logger: cfg.Logger,
 		Key: func(r *http.Request) (string, bool) {
 			k, ok := auth.FromContext(r.Context())
-			return k.ID, ok
+			return k.LineageID(), ok
 		}})
 	if err != nil {
 		return nil, err
@@ -353,7 +355,7 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 		Limiter: tel.Limiter(a.limiter), Logger: cfg.Logger,
 		Key: func(r *http.Request) (string, ratelimit.Limit, bool) {
 			k, ok := auth.FromContext(r.Context())
-			return k.ID, ratelimit.PerMinute(k.RateLimitPerMinute), ok
+			return k.LineageID(), ratelimit.PerMinute(k.RateLimitPerMinute), ok
 		},
 	})
 	if err != nil {
@@ -456,8 +458,9 @@ func (a *app) keyChanged(ctx context.Context, orgID, keyID string) {
 	err := a.publish(ctx, keycache.Change{OrgID: orgID, KeyID: keyID})
 	if keyID != "" {
 		k, gerr := a.store.GetKey(ctx, orgID, keyID)
-		if gerr == nil && k.Revoked() {
-			gerr = a.webhook.DisableKey(ctx, orgID, keyID)
+		if gerr == nil && k.Revoked() && !k.Rotated() {
+			// The lineage's live key: its subscriptions stop.
+			gerr = a.webhook.DisableKey(ctx, orgID, k.LineageID())
 		}
 		err = errors.Join(err, gerr)
 	}
