@@ -58,6 +58,18 @@ func (s cachedKeys) RevokeKey(ctx context.Context, orgID, id string, at time.Tim
 	return k, err
 }
 
+// ReplaceKey invalidates the old key, as the admin API's OnKeyChange does
+// after a rotation (its expiry changed); the new key was never cached.
+func (s cachedKeys) ReplaceKey(ctx context.Context, orgID, id string, next auth.Key, oldExpiresAt, now time.Time) (auth.Key, error) {
+	k, err := s.KeyStore.ReplaceKey(ctx, orgID, id, next, oldExpiresAt, now)
+	if err == nil {
+		s.c.InvalidateKey(id)
+		s.warmUp(k.PublicID)
+		s.warmUp(next.PublicID)
+	}
+	return k, err
+}
+
 func (s cachedKeys) TouchKeys(ctx context.Context, ids []string, at time.Time) error {
 	err := s.KeyStore.TouchKeys(ctx, ids, at)
 	if s.warm {
