@@ -30,8 +30,12 @@ type Target struct {
 	ID string
 	// Name labels its rows in the tables.
 	Name string
-	// PocketBase marks the PocketBase target; the others run the example.
+	// PocketBase marks the PocketBase target; the others run the example
+	// or, with Bare, the hand-written baseline.
 	PocketBase bool
+	// Bare runs the hand-written baseline (gatehouse.dev/bench/bare) on the
+	// target's database instead of the example.
+	Bare bool
 	// Postgres runs the example on a fresh PostgreSQL schema instead of a
 	// fresh SQLite file.
 	Postgres bool
@@ -50,6 +54,8 @@ func Targets() []Target {
 		{ID: "pg-1-redis", Name: "gatehouse PostgreSQL, 1 pod, Redis", Postgres: true, Pods: 1, Redis: true},
 		{ID: "pg-3", Name: "gatehouse PostgreSQL, 3 pods", Postgres: true, Pods: 3},
 		{ID: "pg-3-redis", Name: "gatehouse PostgreSQL, 3 pods, Redis", Postgres: true, Pods: 3, Redis: true},
+		{ID: "bare-sqlite", Name: "bare SQLite", Bare: true},
+		{ID: "bare-pg", Name: "bare PostgreSQL", Bare: true, Postgres: true},
 		{ID: "pocketbase", Name: "PocketBase", PocketBase: true},
 	}
 }
@@ -69,6 +75,8 @@ type Options struct {
 	Joby string
 	// PocketBase is the built bench/pocketbase binary; "" skips PocketBase.
 	PocketBase string
+	// Bare is the built bench/cmd/bare binary; "" skips the bare targets.
+	Bare string
 	// Wrk is the wrk binary; "" means "wrk" on PATH.
 	Wrk string
 	// Dir holds databases, logs and wrk's files; it must exist.
@@ -134,7 +142,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	}
 	var targets []Target
 	for _, t := range Targets() {
-		if (o.Targets == nil || slices.Contains(o.Targets, t.ID)) && (!t.PocketBase || o.PocketBase != "") {
+		if (o.Targets == nil || slices.Contains(o.Targets, t.ID)) && (!t.PocketBase || o.PocketBase != "") && (!t.Bare || o.Bare != "") {
 			targets = append(targets, t)
 		}
 	}
@@ -157,9 +165,12 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			plans []Plan
 			err   error
 		)
-		if t.PocketBase {
+		switch {
+		case t.PocketBase:
 			res, plans, err = runPocketBase(ctx, o, t, data)
-		} else {
+		case t.Bare:
+			res, err = runBare(ctx, o, t, data)
+		default:
 			res, plans, err = runJoby(ctx, o, t, data, !explained[t.Postgres])
 			if err == nil {
 				explained[t.Postgres] = true

@@ -44,12 +44,12 @@ mkdir -p "$work/bin"
 echo "work directory: $work" >&2
 
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
-echo "building examples/joby, bench/pocketbase and bench/cmd/e2e" >&2
+echo "building examples/joby, bench/pocketbase, bench/cmd/e2e and bench/cmd/bare" >&2
 (cd "$root/examples/joby" && go build -o "$work/bin/joby" .)
 (cd "$bench/pocketbase" && go build -o "$work/bin/pocketbase" .)
-(cd "$bench" && go build -o "$work/bin/e2e" ./cmd/e2e)
+(cd "$bench" && go build -o "$work/bin/e2e" ./cmd/e2e && go build -o "$work/bin/bare" ./cmd/bare)
 
-args=(-joby "$work/bin/joby" -pocketbase "$work/bin/pocketbase" -dir "$work" -duration "$duration" -warmup "$warmup")
+args=(-joby "$work/bin/joby" -pocketbase "$work/bin/pocketbase" -bare "$work/bin/bare" -dir "$work" -duration "$duration" -warmup "$warmup")
 if [ -n "${GATEHOUSE_TEST_POSTGRES:-}" ]; then args+=(-postgres "$GATEHOUSE_TEST_POSTGRES"); fi
 if [ -n "${GATEHOUSE_TEST_REDIS:-}" ]; then args+=(-redis "redis://$GATEHOUSE_TEST_REDIS/0"); fi
 echo "wrk: $(wrk -v 2>&1 | head -n1)" >&2

@@ -71,9 +71,34 @@ func Markdown(results []Result, targets []string, base Baseline) string {
 			b.WriteString("- " + n + "\n")
 		}
 	}
+	b.WriteString(Ratios(results, targets, base))
+	return b.String()
+}
+
+// Ratios renders, when base.Target has results, each other target's req/s
+// divided by the baseline's best figure for the workload at the same
+// connection count; "" otherwise.
+func Ratios(results []Result, targets []string, base Baseline) string {
 	if base.Target == "" || len(workloadsOf(results, base.Target)) == 0 {
-		return b.String()
+		return ""
 	}
+	var conns []int
+	for _, r := range results {
+		if !slices.Contains(conns, r.Connections) {
+			conns = append(conns, r.Connections)
+		}
+	}
+	slices.Sort(conns)
+	find := func(target, workload string, c int) (Result, bool) {
+		for _, r := range results {
+			if r.Target == target && r.Workload == workload && r.Connections == c {
+				return r, true
+			}
+		}
+		return Result{}, false
+	}
+	var b strings.Builder
+	var sep string
 	// Ratios against the baseline's best figure per workload.
 	var names []string
 	for _, t := range targets {

@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,6 +37,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var o e2e.Options
 	fs.StringVar(&o.Joby, "joby", "", "examples/joby binary (required)")
 	fs.StringVar(&o.PocketBase, "pocketbase", "", "bench/pocketbase binary (empty: no PocketBase)")
+	fs.StringVar(&o.Bare, "bare", "", "bench/cmd/bare binary, the hand-written baseline (empty: no bare targets)")
 	fs.StringVar(&o.Wrk, "wrk", "wrk", "wrk binary")
 	fs.StringVar(&o.Dir, "dir", "", "work directory (required)")
 	fs.StringVar(&o.Postgres, "postgres", "", "PostgreSQL URL in which each PostgreSQL target gets a fresh schema (default postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
@@ -104,6 +106,16 @@ func markdown(rep e2e.Report, o e2e.Options, before, after string) string {
 	fmt.Fprintf(&b, "%s per run, %s, %d leads per organization, %s, %d CPUs; load average before %s, after %s.\n\n",
 		rep.Duration, "connections "+joinInts(o.Connections), o.PerOrg, runtime.Version(), runtime.NumCPU(), before, after)
 	b.WriteString(e2e.Markdown(rep.Results, rep.Targets, e2e.PocketBaseBaseline()))
+	// gatehouse against the hand-written baseline on the same database.
+	for _, pg := range []bool{false, true} {
+		var same []string
+		for _, t := range e2e.Targets() {
+			if t.Postgres == pg && !t.PocketBase && slices.Contains(rep.Targets, t.Name) {
+				same = append(same, t.Name)
+			}
+		}
+		b.WriteString(e2e.Ratios(rep.Results, same, e2e.BareBaseline(pg)))
+	}
 	if len(rep.Failures) > 0 {
 		b.WriteString("\nFailed targets:\n\n")
 		for _, f := range rep.Failures {
