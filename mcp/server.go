@@ -311,7 +311,7 @@ func callerOf(ctx context.Context) (caller, bool) {
 	if !ok {
 		return caller{}, false
 	}
-	return caller{keyID: k.ID, orgID: k.OrganizationID, bucket: k.ID, limit: k.RateLimitPerMinute}, true
+	return caller{keyID: k.ID, orgID: k.OrganizationID, bucket: k.LineageID(), limit: k.RateLimitPerMinute}, true
 }
 
 // middleware filters tools/list by the caller's scopes and counts each
