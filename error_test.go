@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"gatehouse.dev"
 	"gatehouse.dev/internal/uuid"
@@ -204,7 +205,7 @@ func TestDecodeObject(t *testing.T) {
 }
 
 func FuzzDecodeObject(f *testing.F) {
-	for _, s := range []string{`{"a":1}`, `[]`, `{"a":1}x`, `{`, ``, `{"a":"\u0000"}`} {
+	for _, s := range []string{`{"a":1}`, `[]`, `{"a":1}x`, `{`, ``, `{"a":"\u0000"}`, "{\"a\":\"\xff\"}", "{\"\xc0\xaf\":1}"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -218,10 +219,27 @@ func FuzzDecodeObject(f *testing.F) {
 		if m == nil {
 			t.Fatal("nil map without error")
 		}
-		if !json.Valid(b) {
+		if !json.Valid(b) || !utf8.Valid(b) {
 			t.Fatalf("accepted invalid JSON %q", b)
 		}
 	})
+}
+
+// TestDecodeObjectInvalidUTF8 (issue 13, "client input reaches 500"):
+// encoding/json turns invalid UTF-8 into U+FFFD; a body holding such bytes
+// is refused as a whole instead, anywhere in it.
+func TestDecodeObjectInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{"{\"a\":\"\xff\"}", "{\"\xc0\xaf\":1}", "{\"a\":1}\xff", "\xef\xbb\xbf{}", "{\"a\":\"\xed\xa0\x80\"}"} {
+		_, err := gatehouse.DecodeObject([]byte(body))
+		var e *gatehouse.Error
+		if !errors.As(err, &e) || e.Status != 400 || e.Msg != gatehouse.MsgInvalidJSON {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+	if _, err := gatehouse.DecodeObject([]byte(`{"a":"é \ud800"}`)); err != nil {
+		t.Errorf("valid UTF-8 with an escaped lone surrogate: %v", err)
+	}
 }
 
 func TestReadFields(t *testing.T) {

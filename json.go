@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"unicode/utf8"
 )
 
 // DefaultMaxBodyBytes bounds request bodies when an option leaves it zero.
@@ -70,8 +71,14 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 
 // DecodeObject decodes body, which must hold exactly one JSON object and
 // nothing after it, into a map of raw members. Anything else is 400
-// "Invalid JSON body". Duplicate members keep the last value.
+// "Invalid JSON body", including a body that is not valid UTF-8 (JSON
+// text must be; encoding/json would silently turn such bytes into U+FFFD
+// and store something the client never sent). Duplicate members keep the
+// last value.
 func DecodeObject(body []byte) (map[string]json.RawMessage, error) {
+	if !utf8.Valid(body) {
+		return nil, NewError(http.StatusBadRequest, MsgInvalidJSON)
+	}
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, NewError(http.StatusBadRequest, MsgInvalidJSON)

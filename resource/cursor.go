@@ -211,10 +211,13 @@ func positionOf(rec record, n int) (position, error) {
 
 // nextLink returns the URL of the next page for the Link header: the
 // request's path and query with offset and cursor replaced by cursor=next.
-// The other parameters keep their original encoding and order.
+// The other parameters keep their order; every key and value is decoded
+// and percent-encoded again, so nothing the client sent can end the URI
+// reference or add a link (RFC 8288: '>', '"', ',' and ';' are always
+// escaped). The cursor is an opaque token, escaped the same way.
 func nextLink(u *url.URL, next string) string {
 	var b strings.Builder
-	b.WriteString(u.EscapedPath())
+	b.WriteString(escapeLinkPath(u.EscapedPath()))
 	b.WriteByte('?')
 	raw := u.RawQuery
 	for raw != "" {
@@ -223,14 +226,39 @@ func nextLink(u *url.URL, next string) string {
 		if pair == "" {
 			continue
 		}
-		k, _, _ := strings.Cut(pair, "=")
-		if key, err := url.QueryUnescape(k); err == nil && (key == paramCursor || key == paramOffset) {
+		k, v, _ := strings.Cut(pair, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil || key == paramCursor || key == paramOffset {
 			continue
 		}
-		b.WriteString(pair)
+		value, err := url.QueryUnescape(v)
+		if err != nil {
+			continue // refused by parseList before a list is answered
+		}
+		b.WriteString(url.QueryEscape(key))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(value))
 		b.WriteByte('&')
 	}
 	b.WriteString(paramCursor + "=")
 	b.WriteString(url.QueryEscape(next))
+	return b.String()
+}
+
+// escapeLinkPath percent-encodes the bytes of an escaped path that RFC
+// 3986 does not allow in a path or that would end a Link target.
+func escapeLinkPath(p string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~/%!$&'()*+=:@", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&0xf])
+	}
 	return b.String()
 }

@@ -131,6 +131,8 @@ func TestNextLink(t *testing.T) {
 		{"/v1/leads?limit=5&cursor=OLD&status=a%26b", "/v1/leads?limit=5&status=a%26b&cursor=C"},
 		{"/v1/leads?offset=10&&q=x+y", "/v1/leads?q=x+y&cursor=C"},
 		{"/v1/leads?c%75rsor=OLD&%6Fffset=1", "/v1/leads?cursor=C"},
+		{`/v1/leads?limit=1&status=x>;rel="prev",<https://evil.example/?`, "/v1/leads?limit=1&status=x%3E%3Brel%3D%22prev%22%2C%3Chttps%3A%2F%2Fevil.example%2F%3F&cursor=C"},
+		{"/v1/leads?st%61tus=%3e&q=a%20b", "/v1/leads?status=%3E&q=a+b&cursor=C"},
 	} {
 		u, err := url.Parse(tc.in)
 		if err != nil {

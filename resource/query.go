@@ -67,8 +67,9 @@ type Detail struct {
 //     positive integer, offset not an integer in 0..MaxOffset, offset and
 //     cursor together, dates that are neither YYYY-MM-DD nor RFC 3339, q too
 //     long or with U+0000, filter values not of their field's type,
-//     undecodable escapes; "fields" lists all of them, sorted, and "details"
-//     says why.
+//     undecodable escapes, values that are not valid UTF-8, date-times
+//     outside years 0001–9999 in UTC; "fields" lists all of them, sorted,
+//     and "details" says why.
 //
 // The cursor itself is verified by the registry, which answers 400
 // "Invalid cursor" when it does not verify.
@@ -85,12 +86,14 @@ func ParseListQuery(res Resource, lim Limits, rawQuery string) (ListQuery, error
 
 type param struct {
 	key, value string
-	n          int  // occurrences
-	bad        bool // value could not be unescaped
+	n          int    // occurrences
+	bad        string // why the value is unusable: an invalid escape or invalid UTF-8
 }
 
 // splitQuery splits a raw query like url.ParseQuery, but keeps going on
-// malformed escapes (marking them) and treats ';' as an ordinary character.
+// malformed escapes and values that are not valid UTF-8 (marking them: such
+// bytes must never reach the database, which refuses them with an error)
+// and treats ';' as an ordinary character.
 func splitQuery(raw string) (params []param, unknownRaw []string) {
 	for raw != "" {
 		var pair string
@@ -107,7 +110,14 @@ func splitQuery(raw string) (params []param, unknownRaw []string) {
 		value, err := url.QueryUnescape(v)
 		i := slices.IndexFunc(params, func(p param) bool { return p.key == key })
 		if i < 0 {
-			params = append(params, param{key: key, value: value, n: 1, bad: err != nil})
+			p := param{key: key, value: value, n: 1}
+			switch {
+			case err != nil:
+				p.bad = "has an invalid escape"
+			case !utf8.ValidString(value):
+				p.bad = "must be valid UTF-8"
+			}
+			params = append(params, p)
 			continue
 		}
 		params[i].n++
@@ -141,8 +151,8 @@ func parseList(s *spec, lim Limits, rawQuery string) (ListQuery, error) {
 		case p.n > 1:
 			bad(p.key, "must not be repeated")
 			continue
-		case p.bad:
-			bad(p.key, "has an invalid escape")
+		case p.bad != "":
+			bad(p.key, p.bad)
 			continue
 		}
 		switch p.key {

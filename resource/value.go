@@ -49,8 +49,8 @@ func (f *field) parse(raw []byte, d tenancy.Dialect) (any, string) {
 		if !isJSONNumber(raw) {
 			return nil, "must be a number"
 		}
-		v, err := strconv.ParseFloat(string(raw), 64)
-		if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+		v, ok := parseFloat(string(raw))
+		if !ok {
 			return nil, "must be a number"
 		}
 		return v, ""
@@ -94,9 +94,9 @@ func (f *field) parseString(s string, d tenancy.Dialect) (any, string) {
 		}
 		return s, ""
 	case DateTime:
-		t, ok := parseDateTime(s)
-		if !ok {
-			return nil, "must be a date-time (RFC 3339)"
+		t, msg := parseDateTimeValue(s)
+		if msg != "" {
+			return nil, msg
 		}
 		return d.TimeValue(t), ""
 	case UUID:
@@ -116,9 +116,9 @@ func (f *field) parseFilter(s string) (any, string) {
 		if strings.IndexByte(s, 0) >= 0 {
 			return nil, msgNUL
 		}
-		t, ok := parseDateTime(s)
-		if !ok {
-			return nil, "must be a date-time (RFC 3339)"
+		t, msg := parseDateTimeValue(s)
+		if msg != "" {
+			return nil, msg
 		}
 		return t, ""
 	case Integer:
@@ -134,8 +134,8 @@ func (f *field) parseFilter(s string) (any, string) {
 		if !isJSONNumber([]byte(s)) {
 			return nil, "must be a number"
 		}
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || math.IsInf(v, 0) {
+		v, ok := parseFloat(s)
+		if !ok {
 			return nil, "must be a number"
 		}
 		return v, ""
@@ -242,8 +242,8 @@ func validDate(s string) bool {
 			return false
 		}
 	}
-	_, err := time.Parse(time.DateOnly, s)
-	return err == nil
+	t, err := time.Parse(time.DateOnly, s)
+	return err == nil && t.Year() >= 1 // PostgreSQL has no year 0
 }
 
 func validClock(s string) bool {
@@ -258,17 +258,36 @@ func validClock(s string) bool {
 	return (s[0]-'0')*10+(s[1]-'0') <= 23 && s[3] <= '5'
 }
 
+// Messages of date-time values.
+const (
+	msgDateTime      = "must be a date-time (RFC 3339)"
+	msgDateTimeRange = "must be between years 0001 and 9999 in UTC"
+)
+
 // parseDateTime parses an RFC 3339 date-time ('T' separator, seconds, an
-// offset or Z) and returns it in UTC.
+// offset or Z) and returns it in UTC. A time whose UTC year is outside
+// 0001–9999 is refused: RFC 3339 cannot write it, SQLite's date functions
+// cannot read it back and PostgreSQL would answer a five-digit year.
 func parseDateTime(s string) (time.Time, bool) {
+	t, msg := parseDateTimeValue(s)
+	return t, msg == ""
+}
+
+// parseDateTimeValue is parseDateTime with the message for the details of a
+// 400 answer.
+func parseDateTimeValue(s string) (time.Time, string) {
 	if len(s) < 20 || len(s) > 35 || s[10] != 'T' {
-		return time.Time{}, false
+		return time.Time{}, msgDateTime
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, false
+		return time.Time{}, msgDateTime
 	}
-	return t.UTC(), true
+	t = t.UTC()
+	if y := t.Year(); y < 1 || y > 9999 {
+		return time.Time{}, msgDateTimeRange
+	}
+	return t, ""
 }
 
 // parseDateParam parses created_after/created_before: an ISO date (midnight
@@ -297,6 +316,9 @@ func parseObject(raw []byte) (any, string) {
 	if hasNUL(m, 0) {
 		return nil, msgNUL
 	}
+	if !finiteNumbers(m, 0) {
+		return nil, msgFinite
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -304,6 +326,54 @@ func parseObject(raw []byte) (any, string) {
 		return nil, "must be a JSON object"
 	}
 	return strings.TrimSuffix(b.String(), "\n"), ""
+}
+
+// parseFloat parses a JSON number that a float64 holds: not infinite
+// after rounding (1e400) and not a non-zero number rounded to zero
+// (1e-400), which PostgreSQL's numeric may refuse and no client reads back.
+func parseFloat(s string) (float64, bool) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, false
+	}
+	if f == 0 {
+		mant, _, _ := strings.Cut(strings.ToLower(s), "e")
+		if strings.Trim(mant, "-+0.") != "" {
+			return 0, false // underflow
+		}
+	}
+	return f, true
+}
+
+// msgFinite refuses numbers that are not finite float64 values (such as
+// 1e400): PostgreSQL's jsonb refuses some (numeric overflow), and no JSON
+// client could read them back as numbers.
+const msgFinite = "must hold only numbers that fit a 64-bit float"
+
+// finiteNumbers reports whether every number in v (decoded with UseNumber)
+// is a finite float64.
+func finiteNumbers(v any, depth int) bool {
+	if depth > 10000 {
+		return false
+	}
+	switch x := v.(type) {
+	case json.Number:
+		_, ok := parseFloat(string(x))
+		return ok
+	case map[string]any:
+		for _, e := range x {
+			if !finiteNumbers(e, depth+1) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if !finiteNumbers(e, depth+1) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func hasNUL(v any, depth int) bool {
