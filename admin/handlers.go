@@ -584,13 +584,22 @@ func ParseExpiry(s string) (time.Time, error) {
 		if err != nil {
 			return time.Time{}, err
 		}
-		return d.AddDate(0, 0, 1).UTC(), nil
+		return checkYear(d.AddDate(0, 0, 1).UTC())
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, err
 	}
-	return t.UTC(), nil
+	return checkYear(t.UTC())
+}
+
+// checkYear refuses times after year 9999 (RFC 3339, and so JSON, cannot
+// write them: "9999-12-31" would end at year 10000).
+func checkYear(t time.Time) (time.Time, error) {
+	if t.Year() > 9999 {
+		return time.Time{}, errors.New("admin: expiry after year 9999")
+	}
+	return t, nil
 }
 
 // parseExpiry validates expires_at: null (no expiry), a date or an RFC 3339
@@ -630,7 +639,11 @@ func (h *Handler) IssueKey(ctx context.Context, orgID, name string, scopes scope
 	if scopes.Len() == 0 {
 		details = append(details, gatehouse.FieldError{Field: "scopes", Message: "must hold at least one scope"})
 	} else if missing := h.known.Missing(scopes.Scopes()...); len(missing) > 0 {
-		details = append(details, gatehouse.FieldError{Field: "scopes", Message: fmt.Sprintf("unknown scopes: %v", missing)})
+		names := make([]string, len(missing))
+		for i, m := range missing {
+			names[i] = string(m)
+		}
+		details = append(details, gatehouse.FieldError{Field: "scopes", Message: "unknown scopes: " + strings.Join(names, ", ")})
 	}
 	switch {
 	case ratePerMinute == 0:

@@ -194,3 +194,18 @@ func TestListOrgs(t *testing.T) {
 		}
 	}
 }
+
+func TestExpiryYear10000(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	org := e.org(true)
+	// "9999-12-31" means through that day, which ends in year 10000: JSON
+	// cannot write it, so it is refused, not stored.
+	r := e.do("POST", "/admin/orgs/"+org+"/api-keys", `{"name":"far","scopes":["leads:read"],"expires_at":"9999-12-31"}`)
+	if r.Code != 400 || r.Body["error"] != "Invalid field values" {
+		t.Fatalf("%d %s", r.Code, r.Raw)
+	}
+	if r := e.do("POST", "/admin/orgs/"+org+"/api-keys", `{"name":"far","scopes":["leads:read"],"expires_at":"9999-12-30"}`); r.Code != 201 {
+		t.Fatalf("9999-12-30: %d %s", r.Code, r.Raw)
+	}
+}
