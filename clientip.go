@@ -1,6 +1,7 @@
 package gatehouse
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -69,4 +70,36 @@ func remoteAddr(s string) netip.Addr {
 		return netip.Addr{}
 	}
 	return a.Unmap()
+}
+
+// ParseTrustedProxies parses a comma-separated list of networks
+// ("10.0.0.0/8, 2001:db8::/32") or single addresses ("192.0.2.7", taken as
+// /32 or /128) for [ClientIP].TrustedProxies, as read from a flag or an
+// environment variable. Empty items are skipped; "" is no proxies.
+// IPv4-mapped IPv6 forms are taken as IPv4, and host bits are masked off.
+func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("gatehouse: trusted proxy %q is not an IP address or CIDR network", f)
+			}
+			a = a.Unmap()
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("gatehouse: trusted proxy %q is not an IP address or CIDR network", f)
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package gatehouse_test
 import (
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"gatehouse.dev"
@@ -44,4 +45,74 @@ func TestClientIP(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestParseTrustedProxies(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want string // prefixes joined by space; "error" for an error
+	}{
+		{"", ""},
+		{" , ", ""},
+		{"10.0.0.0/8", "10.0.0.0/8"},
+		{"10.1.2.3/8, 192.0.2.7", "10.0.0.0/8 192.0.2.7/32"},
+		{"2001:db8::1/32,::1", "2001:db8::/32 ::1/128"},
+		{"::ffff:192.0.2.7", "192.0.2.7/32"},
+		{"::ffff:10.0.0.0/104", "10.0.0.0/8"},
+		{"10.0.0.0/33", "error"},
+		{"proxy.internal", "error"},
+		{"fe80::1%eth0", "error"},
+		{"10.0.0.0/8,,x", "error"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			t.Parallel()
+			got, err := gatehouse.ParseTrustedProxies(tc.in)
+			if tc.want == "error" {
+				if err == nil {
+					t.Fatalf("no error, got %v", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s []string
+			for _, p := range got {
+				s = append(s, p.String())
+			}
+			if strings.Join(s, " ") != tc.want {
+				t.Errorf("got %v, want %s", s, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzParseTrustedProxies(f *testing.F) {
+	for _, s := range []string{"", "10.0.0.0/8", "10.1.2.3/8, 192.0.2.7", "2001:db8::1/32,::1", "::ffff:10.0.0.0/104", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := gatehouse.ParseTrustedProxies(s)
+		if err != nil {
+			return
+		}
+		// Round trip: the parsed prefixes, printed, parse to themselves.
+		var parts []string
+		for _, p := range got {
+			if !p.IsValid() || p != p.Masked() {
+				t.Fatalf("%q: prefix %v not valid and masked", s, p)
+			}
+			parts = append(parts, p.String())
+		}
+		again, err := gatehouse.ParseTrustedProxies(strings.Join(parts, ","))
+		if err != nil || len(again) != len(got) {
+			t.Fatalf("%q: round trip %v: %v", s, again, err)
+		}
+		for i := range got {
+			if again[i] != got[i] {
+				t.Fatalf("%q: round trip %v != %v", s, again[i], got[i])
+			}
+		}
+	})
 }

@@ -66,6 +66,14 @@ type Options struct {
 	// or an organization's API switch was flipped (orgID and keyID; keyID
 	// is "" for organization changes), so caches can be invalidated.
 	OnKeyChange func(ctx context.Context, orgID, keyID string)
+	// OnKeyCreated, when set, is called after a key was created (by the
+	// API, [Handler.IssueKey] or a rotation's new key) with the stored key, so that every pod's
+	// key cache learns its public id (keycache.Change{OrgID, KeyID,
+	// PublicID} through the feed's Publish). A pod whose feed is healthy
+	// answers an id it never heard of 401 without reading the store, so a
+	// key whose creation is not announced works only after the next resync.
+	// It runs with a context that survives the client hanging up.
+	OnKeyCreated func(ctx context.Context, k auth.Key)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now defaults to time.Now.

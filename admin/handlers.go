@@ -420,6 +420,9 @@ func (h *Handler) RotateKeyAs(ctx context.Context, actor, orgID, keyID string, g
 		return auth.Rotation{}, storeErr(err)
 	}
 	h.changed(ctx, orgID, rot.Old.ID)
+	if h.opts.OnKeyCreated != nil {
+		h.opts.OnKeyCreated(context.WithoutCancel(ctx), rot.New)
+	}
 	d := keyDetails(rot.New)
 	d["replaces"] = rot.Old.ID
 	d["grace_seconds"] = strconv.Itoa(int(grace / time.Second))
@@ -726,6 +729,9 @@ func (h *Handler) issue(ctx context.Context, orgID, name string, scopes scope.Se
 	}
 	if err := h.opts.Keys.CreateKey(ctx, k); err != nil {
 		return "", auth.Key{}, fmt.Errorf("admin: create key: %w", err)
+	}
+	if h.opts.OnKeyCreated != nil {
+		h.opts.OnKeyCreated(context.WithoutCancel(ctx), k)
 	}
 	return raw, k, nil
 }

@@ -15,16 +15,56 @@ import (
 	"gatehouse.dev/tenancy"
 )
 
-// Throttle limits failed authentication attempts, typically per client IP,
-// so that nobody can guess keys at full speed. The middleware calls Allow
-// before it looks at the request's key; a non-nil error (usually a 429
+// Throttle limits, per client address, the store reads the middleware
+// makes for keys it cannot vouch for, so that bad keys cannot make the store
+// do unbounded work. It never refuses a key that verifies.
+//
+// With a store that implements [Hinter] (gatehouse.dev/auth/keycache), the
+// middleware calls Allow only before a lookup whose public id the store does
+// not know to exist ([KeyUnknown]): a non-nil error (usually a 429
 // *gatehouse.Error with Retry-After) is written with [gatehouse.WriteError]
-// and ends the request. It calls Failed after every 401 it writes. A
-// Throttle whose backend is down should fail open: any error that is not a
+// instead of reading the store. Ids the store knows ([KeyPresent]) are
+// looked up without asking, so a valid key is served whatever else came
+// from its address; ids it knows to be absent ([KeyAbsent]) are refused
+// without any I/O and without counting. Failed is called after each such
+// unvouched lookup that did not authenticate (401, or a store error such as
+// the client hanging up mid-read).
+//
+// With any other store every lookup is unvouched: the middleware reads the
+// store first, serves a key that verifies, and for one that does not asks
+// Allow (its error replaces the 401) and calls Failed.
+//
+// Failed must count the failure even when r's context is done (the client
+// hung up): use context.WithoutCancel for its I/O. A Throttle whose backend
+// is down should fail open: any error from Allow that is not a
 // *gatehouse.Error becomes a 500.
 type Throttle interface {
 	Allow(r *http.Request) error
 	Failed(r *http.Request)
+}
+
+// KeyHint is what a store knows about a public id without I/O; see
+// [Hinter].
+type KeyHint int
+
+const (
+	// KeyUnknown: the store cannot tell without reading; the read is
+	// guarded by the [Throttle].
+	KeyUnknown KeyHint = iota
+	// KeyAbsent: no key has this public id; the middleware answers 401
+	// "Invalid API key" without calling LookupKey.
+	KeyAbsent
+	// KeyPresent: a key with this public id exists (or probably exists:
+	// a membership filter may err this way, rarely); LookupKey is called
+	// without asking the Throttle.
+	KeyPresent
+)
+
+// Hinter is implemented by stores that know, without I/O, which public ids
+// exist: gatehouse.dev/auth/keycache's Cache, from a membership filter of
+// every public id. KeyHint must be cheap and safe for concurrent use.
+type Hinter interface {
+	KeyHint(publicID string) KeyHint
 }
 
 // Options configures [New].
@@ -50,7 +90,9 @@ type Options struct {
 	// Usage, when set, records each authenticated key's use for the
 	// batched last_used_at update.
 	Usage *Usage
-	// Throttle, when set, limits failed authentication attempts.
+	// Throttle, when set, limits per client address the store reads made
+	// for keys that do not authenticate (see [Throttle]); it never refuses
+	// a key that verifies.
 	Throttle Throttle
 }
 
@@ -64,6 +106,7 @@ type Middleware struct {
 	logger   *slog.Logger
 	usage    *Usage
 	throttle Throttle
+	hinter   Hinter // store as a Hinter, or nil
 
 	errMissing, errInvalid, errExpired, errRevoked, errDisabled *gatehouse.Error
 }
@@ -103,6 +146,7 @@ func New(opts Options) (*Middleware, error) {
 		usage:    opts.Usage,
 		throttle: opts.Throttle,
 	}
+	m.hinter, _ = opts.Store.(Hinter)
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -145,6 +189,10 @@ func validHeaderName(s string) bool {
 //   - 401 "API key expired" / "API key revoked": only once the secret
 //     matched;
 //   - 403 "Developer API is not enabled for this organization";
+//   - 429 "Rate limit exceeded" (from the [Throttle], with Retry-After)
+//     when the client's address has used up its budget of store reads for
+//     keys that did not authenticate, and this key would need another; a
+//     key that verifies is never refused this way;
 //   - 500 when the store fails (the cause is logged, never written).
 //
 // Every 401 carries "WWW-Authenticate: Bearer". The middleware records the
@@ -153,24 +201,9 @@ func validHeaderName(s string) bool {
 // and [gatehouse.SetCaller], for metrics taken outside it.
 func (m *Middleware) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if m.throttle != nil {
-			if err := m.throttle.Allow(r); err != nil {
-				gatehouse.WriteError(w, r, m.logger, err)
-				return
-			}
-		}
-		k, err := m.authenticate(r)
+		k, guarded, err := m.authenticate(r)
 		if err != nil {
-			switch gatehouse.StatusOf(err) {
-			case http.StatusUnauthorized:
-				gatehouse.SetOutcome(r.Context(), gatehouse.OutcomeUnauthenticated)
-			case http.StatusForbidden:
-				gatehouse.SetOutcome(r.Context(), gatehouse.OutcomeModuleDisabled)
-			}
-			gatehouse.WriteError(w, r, m.logger, err)
-			if m.throttle != nil && gatehouse.StatusOf(err) == http.StatusUnauthorized {
-				m.throttle.Failed(r)
-			}
+			m.refuse(w, r, guarded, err)
 			return
 		}
 		if m.usage != nil {
@@ -194,29 +227,74 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate returns the request's key, or the error to write.
-func (m *Middleware) authenticate(r *http.Request) (Key, error) {
+// refuse writes the error of a request that did not authenticate. A failure
+// after an unvouched store read (guarded) counts against the client's
+// address; with a store that cannot vouch for ids (no [Hinter]), an address
+// over its budget gets the throttle's 429 instead of the 401.
+func (m *Middleware) refuse(w http.ResponseWriter, r *http.Request, guarded bool, err error) {
+	status := gatehouse.StatusOf(err)
+	switch status {
+	case http.StatusUnauthorized:
+		gatehouse.SetOutcome(r.Context(), gatehouse.OutcomeUnauthenticated)
+	case http.StatusForbidden:
+		gatehouse.SetOutcome(r.Context(), gatehouse.OutcomeModuleDisabled)
+	}
+	if guarded && status != http.StatusForbidden && status != http.StatusTooManyRequests {
+		if m.hinter == nil && status == http.StatusUnauthorized {
+			if terr := m.throttle.Allow(r); terr != nil {
+				err = terr
+			}
+		}
+		m.throttle.Failed(r)
+	}
+	gatehouse.WriteError(w, r, m.logger, err)
+}
+
+// authenticate returns the request's key, or the error to write. guarded
+// reports that the store was read for a public id nobody vouched for (see
+// [Throttle]): its failure counts against the client's address.
+func (m *Middleware) authenticate(r *http.Request) (k Key, guarded bool, err error) {
 	raw, err := m.credential(r.Header)
 	if err != nil {
-		return Key{}, err
+		return Key{}, false, err
 	}
 	p, err := Parse(raw)
 	if err != nil {
-		return Key{}, m.errInvalid.Wrap(err)
+		return Key{}, false, m.errInvalid.Wrap(err)
 	}
 	if m.prefix != "" && p.Prefix != m.prefix {
-		return Key{}, m.errInvalid.Wrap(errors.New("auth: key prefix not accepted"))
+		return Key{}, false, m.errInvalid.Wrap(errors.New("auth: key prefix not accepted"))
 	}
+	hint := KeyUnknown
+	if m.hinter != nil {
+		hint = m.hinter.KeyHint(p.PublicID)
+	}
+	switch {
+	case hint == KeyAbsent:
+		return Key{}, false, m.errInvalid.Wrap(fmt.Errorf("auth: unknown public id %s (no lookup)", p.PublicID))
+	case hint == KeyUnknown && m.throttle != nil:
+		guarded = true
+		if m.hinter != nil {
+			if err := m.throttle.Allow(r); err != nil {
+				return Key{}, true, err
+			}
+		}
+	}
+	k, err = m.verify(r.Context(), raw, p.PublicID)
+	return k, guarded, err
+}
+
+// verify looks the key up and checks its secret, state and organization.
+func (m *Middleware) verify(ctx context.Context, raw, publicID string) (Key, error) {
 	// Hash before the lookup so that known and unknown public ids cost the
 	// same work.
 	d := DigestOf(raw)
-	ctx := r.Context()
-	k, err := m.store.LookupKey(ctx, p.PublicID)
+	k, err := m.store.LookupKey(ctx, publicID)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return Key{}, m.errInvalid.Wrap(fmt.Errorf("auth: unknown public id %s", p.PublicID))
+			return Key{}, m.errInvalid.Wrap(fmt.Errorf("auth: unknown public id %s", publicID))
 		}
-		return Key{}, fmt.Errorf("auth: look up key %s: %w", p.PublicID, err)
+		return Key{}, fmt.Errorf("auth: look up key %s: %w", publicID, err)
 	}
 	if !d.Matches(k.Hash) {
 		return Key{}, m.errInvalid.Wrap(fmt.Errorf("auth: wrong secret for key %s", k.ID))

@@ -371,14 +371,15 @@ func TestMiddlewareStoreErrors(t *testing.T) {
 	}
 }
 
-// countingThrottle refuses once blocked and counts failures.
+// countingThrottle refuses once blocked and counts its calls.
 type countingThrottle struct {
-	allowed, failed atomic.Int64
-	block           atomic.Bool
+	allowed, refused, failed atomic.Int64
+	block                    atomic.Bool
 }
 
 func (c *countingThrottle) Allow(r *http.Request) error {
 	if c.block.Load() {
+		c.refused.Add(1)
 		return gatehouse.NewError(http.StatusTooManyRequests, gatehouse.MsgRateLimited).WithHeader("Retry-After", "7")
 	}
 	c.allowed.Add(1)
@@ -387,6 +388,10 @@ func (c *countingThrottle) Allow(r *http.Request) error {
 
 func (c *countingThrottle) Failed(r *http.Request) { c.failed.Add(1) }
 
+// TestMiddlewareThrottle: with a store that cannot vouch for public ids,
+// every failure after a store read counts, a blocked address gets 429
+// instead of 401 for keys that fail, and keys that verify pass whatever the
+// throttle says.
 func TestMiddlewareThrottle(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -400,12 +405,13 @@ func TestMiddlewareThrottle(t *testing.T) {
 		failedUpTo int64
 	}{
 		{b("valid"), 200, 0},
-		{nil, 401, 1},
-		{b("unknown"), 401, 2},
-		{b("revoked"), 401, 3},
-		{b("expired"), 401, 4},
-		{b("disabled"), 403, 4},
-		{b("valid"), 200, 4},
+		{nil, 401, 0}, // no key: no store read, nothing counted
+		{[][2]string{{"Authorization", "Bearer x"}}, 401, 0}, // malformed: likewise
+		{b("unknown"), 401, 1},
+		{b("revoked"), 401, 2},
+		{b("expired"), 401, 3},
+		{b("disabled"), 403, 3},
+		{b("valid"), 200, 3},
 	}
 	for i, st := range steps {
 		if res := serve(t, h, st.headers); res.status != st.status {
@@ -415,21 +421,108 @@ func TestMiddlewareThrottle(t *testing.T) {
 			t.Fatalf("step %d: Failed called %d times, want %d", i, got, st.failedUpTo)
 		}
 	}
-	if th.allowed.Load() != int64(len(steps)) {
-		t.Errorf("Allow called %d times, want %d", th.allowed.Load(), len(steps))
+	if th.allowed.Load() != 3 {
+		t.Errorf("Allow called %d times, want 3 (after each counted failure)", th.allowed.Load())
 	}
 	th.block.Store(true)
-	before := lookups.n.Load()
-	res := serve(t, h, b("valid"))
+	if res := serve(t, h, b("valid")); res.status != 200 {
+		t.Fatalf("valid key while the address is blocked: %d %s", res.status, res.raw)
+	}
+	res := serve(t, h, b("unknown"))
 	if res.status != 429 || res.body["error"] != gatehouse.MsgRateLimited || res.header.Get("Retry-After") != "7" {
-		t.Fatalf("blocked: %d %s %v", res.status, res.raw, res.header)
+		t.Fatalf("unknown key while blocked: %d %s %v", res.status, res.raw, res.header)
 	}
-	if lookups.n.Load() != before {
-		t.Error("a throttled request looked its key up")
+}
+
+// hintingStore is a store that knows which public ids exist (like
+// keycache.Cache) from a fixed answer per id.
+type hintingStore struct {
+	*countingLookups
+	hints map[string]auth.KeyHint
+}
+
+func (h *hintingStore) KeyHint(publicID string) auth.KeyHint { return h.hints[publicID] }
+
+// TestValidKeyNotLockedOutByBadKeysFromSameAddress: with a store that
+// vouches for public ids, a blocked address still gets its valid keys
+// served, ids known to be absent cost no lookup and no count, and only
+// unvouched ids are throttled before the store read.
+func TestValidKeyNotLockedOutByBadKeysFromSameAddress(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	th := &countingThrottle{}
+	pid := func(name string) string { return f.keys[name].PublicID }
+	store := &hintingStore{countingLookups: &countingLookups{Memory: f.store}, hints: map[string]auth.KeyHint{
+		pid("valid"): auth.KeyPresent, pid("revoked"): auth.KeyPresent, pid("other"): auth.KeyUnknown,
+		pid("unknown"): auth.KeyAbsent,
+	}}
+	h := newMiddleware(t, auth.Options{Store: store, Orgs: f.store, Now: func() time.Time { return f.now }, Throttle: th}).Wrap(okHandler)
+	b := func(name string) [][2]string { return [][2]string{{"Authorization", "Bearer " + f.raw[name]}} }
+	th.block.Store(true) // the address has used up its budget
+	for _, tc := range []struct {
+		key            string
+		status         int
+		lookups        int64
+		refused, fails int64
+	}{
+		{"valid", 200, 1, 0, 0},   // vouched for: looked up, served
+		{"unknown", 401, 0, 0, 0}, // known absent: no I/O, not counted
+		{"revoked", 401, 1, 0, 0}, // vouched for: looked up, refused as revoked
+		{"other", 429, 0, 1, 0},   // unvouched: throttled before the read
+	} {
+		l0, r0, f0 := store.n.Load(), th.refused.Load(), th.failed.Load()
+		res := serve(t, h, b(tc.key))
+		if res.status != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.key, res.status, res.raw, tc.status)
+		}
+		if got := store.n.Load() - l0; got != tc.lookups {
+			t.Errorf("%s: %d lookups, want %d", tc.key, got, tc.lookups)
+		}
+		if got := th.refused.Load() - r0; got != tc.refused {
+			t.Errorf("%s: %d refusals, want %d", tc.key, got, tc.refused)
+		}
+		if got := th.failed.Load() - f0; got != tc.fails {
+			t.Errorf("%s: %d failures counted, want %d", tc.key, got, tc.fails)
+		}
 	}
-	if th.failed.Load() != 4 {
-		t.Error("a throttled request counted as a failure")
+	// Unblocked, an unvouched id is read and its failure counted.
+	th.block.Store(false)
+	f0 := th.failed.Load()
+	if res := serve(t, h, [][2]string{{"Authorization", "Bearer " + wrongSecret(f.raw["other"])}}); res.status != 401 {
+		t.Fatalf("wrong secret: %d", res.status)
 	}
+	if th.failed.Load() != f0+1 {
+		t.Error("an unvouched lookup that failed was not counted")
+	}
+}
+
+// TestFailedAuthCountedWhenClientHangsUp: a request whose client went away
+// during an unvouched store read still counts as a failure.
+func TestFailedAuthCountedWhenClientHangsUp(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	th := &countingThrottle{}
+	ctx, cancel := context.WithCancel(context.Background())
+	store := &hangupStore{Memory: f.store, cancel: cancel}
+	h := newMiddleware(t, auth.Options{Store: store, Orgs: f.store, Throttle: th}).Wrap(okHandler)
+	req := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx)
+	req.Header.Set("Authorization", "Bearer "+f.raw["unknown"])
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if th.failed.Load() != 1 {
+		t.Fatalf("failures counted: %d, want 1", th.failed.Load())
+	}
+}
+
+// hangupStore cancels the request (the client hangs up) during the read.
+type hangupStore struct {
+	*auth.Memory
+	cancel func()
+}
+
+func (h *hangupStore) LookupKey(ctx context.Context, id string) (auth.Key, error) {
+	h.cancel()
+	<-ctx.Done()
+	return auth.Key{}, ctx.Err()
 }
 
 type countingLookups struct {

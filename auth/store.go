@@ -170,3 +170,12 @@ type OrgQuery struct {
 
 // DefaultOrgPage is the page size of [OrgQuery] when Limit is zero.
 const DefaultOrgPage = 100
+
+// PublicIDLister lists the public id of every stored key (revoked and
+// expired ones included), so that a cache can tell, without I/O, that a
+// public id does not exist (gatehouse.dev/auth/keycache loads its
+// membership filter from it). [Memory] and the SQL store implement it.
+type PublicIDLister interface {
+	// ListPublicIDs calls fn with each public id, in no particular order.
+	ListPublicIDs(ctx context.Context, fn func(publicID string)) error
+}

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -35,12 +36,20 @@ type FailedAuthOptions struct {
 	ClientIP gatehouse.ClientIP
 	// Logger receives limiter failures. Nil means slog.Default().
 	Logger *slog.Logger
+	// Warn, when set, names what failed (for example "admin token"): the
+	// first failure of an address in each Limit.Period is then logged at
+	// warn on this process with the address and Warn, at most once per
+	// address per period. Empty: failures are not logged.
+	Warn string
 }
 
-// FailedAuth limits failed authentication attempts per client IP, so that
-// nobody can guess keys at full speed. It has the method set of the
-// authentication middleware's throttle (Allow before the key lookup, Failed
-// after a failed one) without this package knowing that middleware.
+// FailedAuth limits failed authentication attempts per client address. It
+// has the method set of the authentication middleware's throttle (Allow
+// before a store read for a key nobody vouched for, Failed after one that
+// did not authenticate) and of the admin token's, without this package
+// knowing either. An IPv4 address counts alone; IPv6 addresses count per
+// /64, the block one subscriber usually gets, so hopping addresses within
+// it gains nothing.
 //
 // Allow only peeks, so successful requests never use up the allowance: the
 // limit counts failures alone. Allow asks the limiter only about IPs that
@@ -56,6 +65,7 @@ type FailedAuth struct {
 	limit   Limit
 	ip      gatehouse.ClientIP
 	logger  *slog.Logger
+	warn    string
 	limited *gatehouse.Error
 
 	// suspects holds the client IPs that failed on this process within the
@@ -65,6 +75,17 @@ type FailedAuth struct {
 	// (with the Redis limiter: no round trip). suspectN bounds its size.
 	suspects sync.Map
 	suspectN atomic.Int64
+	// warned holds, with Warn set, when each address was last logged
+	// (netip.Addr → unix nanoseconds); warnedN bounds its size.
+	warned  sync.Map
+	warnedN atomic.Int64
+}
+
+// loadedOrStore stores v under k unless k is present, and reports whether
+// it was.
+func loadedOrStore(m *sync.Map, k, v any) bool {
+	_, loaded := m.LoadOrStore(k, v)
+	return loaded
 }
 
 // maxSuspects bounds the suspect set; beyond it the set is cleared, which
@@ -79,6 +100,7 @@ func NewFailedAuth(opts FailedAuthOptions) (*FailedAuth, error) {
 		limit:   opts.Limit,
 		ip:      opts.ClientIP,
 		logger:  opts.Logger,
+		warn:    opts.Warn,
 		limited: gatehouse.NewError(http.StatusTooManyRequests, gatehouse.MsgRateLimited),
 	}
 	if f.limiter == nil {
@@ -112,7 +134,7 @@ func NewFailedAuth(opts FailedAuthOptions) (*FailedAuth, error) {
 // limiter's fail-closed 503) is returned as it is; any other is logged and
 // the request allowed.
 func (f *FailedAuth) Allow(r *http.Request) error {
-	addr := f.ip.Addr(r)
+	addr := bucketOf(f.ip.Addr(r))
 	until, ok := f.suspects.Load(addr)
 	if !ok {
 		return nil // no failure from this IP here lately: nothing to ask
@@ -139,11 +161,14 @@ func (f *FailedAuth) Allow(r *http.Request) error {
 	return f.limited.WithHeader(headerRetryAfter, strconv.FormatInt(RetryAfterSeconds(res.RetryAfter), 10))
 }
 
-// Failed records one failed authentication from the client IP of r.
-// Limiter failures are logged.
+// Failed records one failed authentication from the client address of r.
+// It counts even when r's context is done (the client hung up): the
+// limiter call runs under context.WithoutCancel (the Redis limiter bounds
+// it with its own timeout). Limiter failures are logged.
 func (f *FailedAuth) Failed(r *http.Request) {
-	addr := f.ip.Addr(r)
-	until := time.Now().Add(f.limit.Period).UnixNano()
+	addr := bucketOf(f.ip.Addr(r))
+	now := time.Now().UnixNano()
+	until := now + int64(f.limit.Period)
 	if _, loaded := f.suspects.Swap(addr, until); !loaded {
 		if f.suspectN.Add(1) > maxSuspects {
 			f.suspects.Clear()
@@ -152,14 +177,44 @@ func (f *FailedAuth) Failed(r *http.Request) {
 			f.suspectN.Add(1)
 		}
 	}
-	if _, err := f.limiter.Allow(r.Context(), key(addr), f.limit); err != nil {
-		f.logger.WarnContext(r.Context(), "ratelimit: failed-auth limiter failed, failure not counted",
-			"request_id", gatehouse.RequestIDFromContext(r.Context()), "err", err)
+	ctx := context.WithoutCancel(r.Context())
+	if f.warn != "" {
+		// Log when the address's last line is a period old (or none).
+		last, seen := f.warned.Load(addr)
+		if !seen || now-last.(int64) >= int64(f.limit.Period) {
+			if !seen && f.warnedN.Add(1) > maxSuspects {
+				f.warned.Clear() // bounded: at most one extra line per address
+				f.warnedN.Store(1)
+			}
+			if seen && f.warned.CompareAndSwap(addr, last, now) || !seen && !loadedOrStore(&f.warned, addr, now) {
+				f.logger.WarnContext(ctx, "ratelimit: failed "+f.warn+" (logged at most once per address per period)",
+					"client_ip", addr.String(), "period", f.limit.Period,
+					"request_id", gatehouse.RequestIDFromContext(ctx))
+			}
+		}
+	}
+	if _, err := f.limiter.Allow(ctx, key(addr), f.limit); err != nil {
+		f.logger.WarnContext(ctx, "ratelimit: failed-auth limiter failed, failure not counted",
+			"request_id", gatehouse.RequestIDFromContext(ctx), "err", err)
 	}
 }
 
-// key is the limiter key of a client IP ("failed-auth:" alone when the
-// address is unknown, so such requests share one budget, as before).
+// bucketOf returns the address whose budget a client address uses: an IPv4
+// address itself, an IPv6 address's /64.
+func bucketOf(a netip.Addr) netip.Addr {
+	if !a.Is6() {
+		return a
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return a
+	}
+	return p.Addr()
+}
+
+// key is the limiter key of a client address bucket ("failed-auth:" alone
+// when the address is unknown, so such requests share one budget; an IPv6
+// /64 as its first address, "2001:db8::").
 func key(addr netip.Addr) string {
 	if !addr.IsValid() {
 		return failedAuthPrefix

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -221,4 +222,86 @@ func TestFailedAuthAllowAllocatesNothing(t *testing.T) {
 	}); n != 0 {
 		t.Fatalf("Allow allocates %v times", n)
 	}
+}
+
+// TestFailedAuthIPv6CountsPerSlash64: addresses of one IPv6 /64 share a
+// budget (hopping within it gains nothing); the next /64 and IPv4 do not.
+func TestFailedAuthIPv6CountsPerSlash64(t *testing.T) {
+	t.Parallel()
+	mem := newMemory(t, ratelimit.MemoryOptions{})
+	f := newFailedAuth(t, ratelimit.FailedAuthOptions{Limiter: mem, Limit: ratelimit.PerMinute(3)})
+	for i, remote := range []string{"[2001:db8::1]:1", "[2001:db8::2]:1", "[2001:db8::ffff:1:2:3]:1"} {
+		if err := f.Allow(requestFrom(remote)); err != nil {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+		f.Failed(requestFrom(remote))
+	}
+	for _, tc := range []struct {
+		remote  string
+		blocked bool
+	}{
+		{"[2001:db8::99]:1", true},            // same /64
+		{"[2001:db8:0:0:ab::1%eth0]:1", true}, // same /64, with a zone
+		{"[2001:db8:0:1::1]:1", false},        // the next /64
+		{"192.0.2.1:1", false},
+		{"[::ffff:192.0.2.1]:1", false}, // IPv4-mapped: the IPv4 address
+	} {
+		if err := f.Allow(requestFrom(tc.remote)); (err != nil) != tc.blocked {
+			t.Errorf("%s: Allow = %v, want blocked %v", tc.remote, err, tc.blocked)
+		}
+	}
+}
+
+// TestFailedAuthCountsAfterClientHangsUp: Failed counts with a request
+// whose context is already cancelled.
+func TestFailedAuthCountsAfterClientHangsUp(t *testing.T) {
+	t.Parallel()
+	mem := newMemory(t, ratelimit.MemoryOptions{})
+	lim := &ctxLimiter{Memory: mem}
+	f := newFailedAuth(t, ratelimit.FailedAuthOptions{Limiter: lim, Limit: ratelimit.PerMinute(1)})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := requestFrom("192.0.2.7:1").WithContext(ctx)
+	f.Failed(r)
+	if lim.calls.Load() != 1 {
+		t.Fatalf("limiter calls with a hung-up client: %d, want 1", lim.calls.Load())
+	}
+	if err := f.Allow(requestFrom("192.0.2.7:1")); err == nil {
+		t.Fatal("the failure of a client that hung up was not counted")
+	}
+}
+
+// TestAdminTokenFailuresLoggedOncePerAddress: with Warn set, the first
+// failure of each address in a period is logged at warn, and only that one.
+func TestAdminTokenFailuresLoggedOncePerAddress(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	f := newFailedAuth(t, ratelimit.FailedAuthOptions{Logger: logger, Warn: "admin token"})
+	for range 50 {
+		f.Failed(requestFrom("192.0.2.8:1"))
+	}
+	f.Failed(requestFrom("192.0.2.9:1"))
+	out := buf.String()
+	if n := strings.Count(out, "level=WARN"); n != 2 {
+		t.Fatalf("%d warn lines, want 2 (one per address):\n%s", n, out)
+	}
+	if !strings.Contains(out, "admin token") || !strings.Contains(out, "client_ip=192.0.2.8") || !strings.Contains(out, "client_ip=192.0.2.9") {
+		t.Fatalf("log lines lack the name or address:\n%s", out)
+	}
+}
+
+// ctxLimiter is a Memory that fails, like a network limiter, once ctx is
+// done.
+type ctxLimiter struct {
+	*ratelimit.Memory
+	calls atomic.Int64
+}
+
+func (c *ctxLimiter) Allow(ctx context.Context, k string, l ratelimit.Limit) (ratelimit.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return ratelimit.Result{}, err
+	}
+	c.calls.Add(1)
+	return c.Memory.Allow(ctx, k, l)
 }

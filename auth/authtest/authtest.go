@@ -57,6 +57,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) Stores) {
 		{"RotateChain", testRotateChain},
 		{"RotateConcurrent", testRotateConcurrent},
 		{"ListOrgs", testListOrgs},
+		{"ListPublicIDs", testListPublicIDs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -768,5 +769,43 @@ func testCanceled(t *testing.T, s Stores) {
 	}
 	if _, err := s.Orgs.APIEnabled(ctx, org); err == nil {
 		t.Error("APIEnabled with a canceled context: err = nil")
+	}
+}
+
+// testListPublicIDs: a store that lists public ids (auth.PublicIDLister)
+// lists every key's, revoked ones included. Stores that do not are skipped.
+func testListPublicIDs(t *testing.T, s Stores) {
+	l, ok := s.Keys.(auth.PublicIDLister)
+	if !ok {
+		t.Skip("the key store does not implement auth.PublicIDLister")
+	}
+	ctx := context.Background()
+	org := uuid.New()
+	want := map[string]bool{}
+	for i := range 3 {
+		k := create(t, s, newKey(t, org, base.Add(time.Duration(i)*time.Second)))
+		want[k.PublicID] = false
+		if i == 0 {
+			if _, err := s.Keys.RevokeKey(ctx, org, k.ID, base); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := l.ListPublicIDs(ctx, func(id string) {
+		if _, ok := want[id]; ok {
+			want[id] = true
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for id, seen := range want {
+		if !seen {
+			t.Errorf("ListPublicIDs did not list %s", id)
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := l.ListPublicIDs(cctx, func(string) {}); err == nil {
+		t.Error("ListPublicIDs with a cancelled context: no error")
 	}
 }

@@ -53,18 +53,26 @@ type Options struct {
 	// default [DefaultNegativeTTL] (and never longer than StaleAfter while
 	// the feed is unhealthy).
 	NegativeTTL time.Duration
+	// PublicIDs lists every existing public id, for the membership filter
+	// (see [Cache.KeyHint] and [Cache.LoadFilter]). Nil means Store when it
+	// implements [auth.PublicIDLister]; otherwise there is no filter and
+	// every uncached public id is [auth.KeyUnknown].
+	PublicIDs auth.PublicIDLister
 	// Now is the clock; only differences between its readings matter.
 	// Nil means time.Now.
 	Now func() time.Time
 }
 
 // Change names what changed in the store, for [Cache.Apply] and for
-// invalidation feeds. KeyID set: that key changed (scopes, limit, expiry,
-// revocation). KeyID empty and OrgID set: the organization changed (its
-// API switch). Both empty: anything may have changed; drop everything.
+// invalidation feeds. PublicID set: a key with this public id was created
+// (it joins the membership filter; see [Cache.Created]). KeyID set: that
+// key changed (scopes, limit, expiry, revocation). KeyID empty and OrgID
+// set: the organization changed (its API switch). All three empty:
+// anything may have changed; drop everything.
 type Change struct {
-	OrgID string
-	KeyID string
+	OrgID    string
+	KeyID    string
+	PublicID string
 }
 
 // Stats are the counters of a [Cache], read with [Cache.Stats]. Counters
@@ -98,6 +106,18 @@ type Stats struct {
 	Entries, NegativeEntries, OrgEntries int
 	// FeedHealthy reports whether the invalidation feed's lease is valid.
 	FeedHealthy bool
+	// Reads are store reads of keys (each miss that did not share another
+	// one's read, plus repeats of reads overtaken by an invalidation).
+	Reads uint64
+	// FilterRejects are public ids answered [auth.KeyAbsent] by the
+	// membership filter: no key has them, and no I/O was needed.
+	FilterRejects uint64
+	// FilterIDs are the public ids in the membership filter, FilterBytes
+	// its memory, and FilterComplete whether it holds every id of the
+	// store (loaded, and not being reloaded).
+	FilterIDs      int64
+	FilterBytes    int
+	FilterComplete bool
 }
 
 // Cache is a caching [auth.Store] and [auth.OrgChecker] in front of another
@@ -130,18 +150,23 @@ type Cache struct {
 
 	healthyUntil atomic.Int64 // cache clock; math.MinInt64 when unhealthy
 
-	misses, orgMisses, coalesced, errs, invalidations, flushes atomic.Uint64
+	// ids is the membership filter of existing public ids.
+	ids    *filter
+	lister auth.PublicIDLister
+
+	misses, orgMisses, coalesced, errs, invalidations, flushes, reads, rejects atomic.Uint64
 }
 
 // invalidation is what one invalidation concerned.
 type invalidation struct {
-	keyID, orgID string
-	all          bool
+	keyID, orgID, publicID string
+	all                    bool
 }
 
 var (
 	_ auth.Store      = (*Cache)(nil)
 	_ auth.OrgChecker = (*Cache)(nil)
+	_ auth.Hinter     = (*Cache)(nil)
 )
 
 // New returns a cache in front of opts.Store and opts.Orgs. It is an error
@@ -183,6 +208,11 @@ func New(opts Options) (*Cache, error) {
 		keys:       newTable[auth.Key](def(opts.MaxEntries, DefaultMaxEntries), true),
 		neg:        newTable[struct{}](def(opts.MaxNegative, DefaultMaxNegative), false),
 		orgTab:     newTable[bool](def(opts.MaxOrgs, DefaultMaxOrgs), false),
+		ids:        newFilter(),
+		lister:     opts.PublicIDs,
+	}
+	if c.lister == nil {
+		c.lister, _ = opts.Store.(auth.PublicIDLister)
 	}
 	if c.now == nil {
 		c.base = time.Now()
@@ -237,7 +267,7 @@ func (c *Cache) LookupKey(ctx context.Context, publicID string) (auth.Key, error
 		}
 	}
 	c.misses.Add(1)
-	k, err := load(ctx, c, &c.keyFlights, publicID, c.store.LookupKey, c.commitKey)
+	k, err := load(ctx, c, &c.keyFlights, publicID, c.readKey, c.commitKey)
 	switch {
 	case err == nil:
 		return k, nil
@@ -247,19 +277,26 @@ func (c *Cache) LookupKey(ctx context.Context, publicID string) (auth.Key, error
 	return auth.Key{}, fmt.Errorf("keycache: look up key %s: %w", publicID, err)
 }
 
+// readKey reads a key from the store, counted in Stats.Reads.
+func (c *Cache) readKey(ctx context.Context, publicID string) (auth.Key, error) {
+	c.reads.Add(1)
+	return c.store.LookupKey(ctx, publicID)
+}
+
 // commitKey caches the answer of a store read of the public id, unless an
 // invalidation that concerns it happened since the read began (then the
 // read is repeated). The caller holds c.inv read-locked.
 func (c *Cache) commitKey(publicID string, k auth.Key, err error, r read) bool {
 	switch {
 	case err == nil:
-		if c.changedSince(r.gen, k.ID, k.OrganizationID) {
+		if c.changedSince(r.gen, k.ID, k.OrganizationID, "") {
 			return false
 		}
 		c.keys.put(&entry[auth.Key]{key: publicID, id: k.ID, org: k.OrganizationID, val: k, loaded: r.start, expiry: r.start + c.ttl}, r.end)
 		c.neg.remove(publicID)
+		c.ids.add(publicID) // the store knows it, whatever the filter missed
 	case errors.Is(err, auth.ErrNotFound):
-		if c.changedSince(r.gen, "", "") {
+		if c.changedSince(r.gen, "", "", publicID) {
 			return false
 		}
 		c.neg.put(&entry[struct{}]{key: publicID, loaded: r.start, expiry: r.start + c.negTTL}, r.end)
@@ -292,7 +329,7 @@ func (c *Cache) commitOrg(orgID string, on bool, err error, r read) bool {
 	if err != nil {
 		return true
 	}
-	if c.changedSince(r.gen, "", orgID) {
+	if c.changedSince(r.gen, "", orgID, "") {
 		return false
 	}
 	c.orgTab.put(&entry[bool]{key: orgID, val: on, loaded: r.start, expiry: r.start + c.ttl}, r.end)
@@ -300,16 +337,16 @@ func (c *Cache) commitOrg(orgID string, on bool, err error, r read) bool {
 }
 
 // changedSince reports whether an invalidation since gen concerns the key
-// id or the organization (a flush concerns everything; "" matches only a
-// flush). The caller holds c.inv read-locked.
-func (c *Cache) changedSince(gen uint64, keyID, orgID string) bool {
+// id, the organization or the public id (created since; a flush concerns
+// everything; "" matches only a flush). The caller holds c.inv read-locked.
+func (c *Cache) changedSince(gen uint64, keyID, orgID, publicID string) bool {
 	cur := c.gen.Load()
 	if cur-gen > uint64(len(c.recent)) {
 		return true // too many to tell
 	}
 	for g := gen + 1; g <= cur; g++ {
 		r := &c.recent[g%uint64(len(c.recent))]
-		if r.all || keyID != "" && r.keyID == keyID || orgID != "" && r.orgID == orgID {
+		if r.all || keyID != "" && r.keyID == keyID || orgID != "" && r.orgID == orgID || publicID != "" && r.publicID == publicID {
 			return true
 		}
 	}
@@ -319,8 +356,12 @@ func (c *Cache) changedSince(gen uint64, keyID, orgID string) bool {
 // record notes an invalidation in the recent ring and bumps gen. The caller
 // holds c.inv locked.
 func (c *Cache) record(keyID, orgID string, all bool) {
+	c.recordCreated(keyID, orgID, "", all)
+}
+
+func (c *Cache) recordCreated(keyID, orgID, publicID string, all bool) {
 	g := c.gen.Load() + 1
-	c.recent[g%uint64(len(c.recent))] = invalidation{keyID: keyID, orgID: orgID, all: all}
+	c.recent[g%uint64(len(c.recent))] = invalidation{keyID: keyID, orgID: orgID, publicID: publicID, all: all}
 	c.gen.Store(g)
 }
 
@@ -356,9 +397,28 @@ func (c *Cache) Flush() {
 	c.flushes.Add(1)
 }
 
-// Apply applies a change: [Cache.InvalidateKey] when ch.KeyID is set, else
-// [Cache.InvalidateOrg] when ch.OrgID is set, else [Cache.Flush].
+// Created records that a key with the public id now exists: it joins the
+// membership filter, and a "not found" remembered for it (or being read)
+// is dropped. Call it (through [Cache.Apply] or a feed's Publish) after the
+// key's store write returned.
+func (c *Cache) Created(publicID string) {
+	c.inv.Lock()
+	c.recordCreated("", "", publicID, false)
+	c.ids.add(publicID)
+	c.neg.remove(publicID)
+	c.inv.Unlock()
+}
+
+// Apply applies a change: [Cache.Created] when ch.PublicID is set, then
+// [Cache.InvalidateKey] when ch.KeyID is set, else [Cache.InvalidateOrg]
+// when ch.OrgID is set, else (unless PublicID was set) [Cache.Flush].
 func (c *Cache) Apply(ch Change) {
+	if ch.PublicID != "" {
+		c.Created(ch.PublicID)
+		if ch.KeyID == "" && ch.OrgID == "" {
+			return
+		}
+	}
 	switch {
 	case ch.KeyID != "":
 		c.InvalidateKey(ch.KeyID)
@@ -390,6 +450,7 @@ func (c *Cache) MarkFeedUnhealthy() { c.healthyUntil.Store(math.MinInt64) }
 // Stats returns a snapshot of the counters.
 func (c *Cache) Stats() Stats {
 	k, n, o := c.keys.counts(), c.neg.counts(), c.orgTab.counts()
+	ids, bytes := c.ids.size()
 	return Stats{
 		Hits:            k.hits,
 		NegativeHits:    n.hits,
@@ -406,6 +467,11 @@ func (c *Cache) Stats() Stats {
 		NegativeEntries: n.entries,
 		OrgEntries:      o.entries,
 		FeedHealthy:     c.clock() < c.healthyUntil.Load(),
+		Reads:           c.reads.Load(),
+		FilterRejects:   c.rejects.Load(),
+		FilterIDs:       ids,
+		FilterBytes:     bytes,
+		FilterComplete:  c.ids.complete.Load(),
 	}
 }
 

@@ -9,9 +9,22 @@
 //
 // Keys by public id (at most MaxEntries, clock eviction), "not found" for
 // unknown public ids (at most MaxNegative, NegativeTTL, kept apart so that a
-// flood of unknown ids never evicts a valid key; repeated unknown ids cost no
-// store read, distinct ones do, so keep auth.Options.Throttle on), and each
-// organization's API switch (at most MaxOrgs). Store errors are never cached.
+// flood of unknown ids never evicts a valid key), and each organization's
+// API switch (at most MaxOrgs). Store errors are never cached.
+//
+// # The public id filter
+//
+// A membership filter holds every existing public id: [Cache.LoadFilter]
+// loads it from Options.PublicIDs (call it at startup), [Cache.Created] (or
+// a [Change] with PublicID) adds a new key, and an invalidation feed reloads
+// it whenever it may have missed a creation. [Cache.KeyHint] tells the
+// authentication middleware (auth.Hinter) what it knows without I/O: an id
+// in the filter is looked up (at most one shared store read, then cached);
+// an id not in it is refused with no I/O while the feed is healthy and the
+// filter complete; otherwise the store is read, and those reads are what
+// auth.Options.Throttle limits per client address. So distinct random ids
+// cost no store reads while the feed is healthy, and a key that verifies is
+// never throttled.
 // A cache hit takes one shard read lock, does no I/O and allocates nothing;
 // concurrent misses of the same id share one store read.
 //

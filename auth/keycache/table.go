@@ -248,3 +248,14 @@ func (t *table[V]) counts() counts {
 	}
 	return c
 }
+
+// has reports whether key has an entry usable at now, without counting a
+// hit or copying the value.
+func (t *table[V]) has(key string, now, minLoaded int64) bool {
+	s := t.shard(key)
+	s.mu.RLock()
+	e := s.m[key]
+	ok := e != nil && now < e.expiry && e.loaded > minLoaded
+	s.mu.RUnlock()
+	return ok
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -75,6 +76,12 @@ type config struct {
 	// the database, so a restarted demo still opens its webhook secrets and
 	// accepts its cursors. Production pods get GATEHOUSE_SECRET_KEYS.
 	PersistKeyring bool
+	// TrustedProxies are the networks of the load balancers or proxies in
+	// front of the pods whose X-Forwarded-For is believed, for the client
+	// address that failed-authentication throttling and the audit log
+	// use. Empty: the connection's peer address (every client behind an
+	// untrusted proxy then shares one budget).
+	TrustedProxies []netip.Prefix
 	// WebhookLoopback lets webhooks target http:// URLs on loopback
 	// addresses and any port (tests and local development only).
 	WebhookLoopback bool
@@ -303,7 +310,10 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 			return nil, err
 		}
 	}
-	throttle, err := ratelimit.NewFailedAuth(ratelimit.FailedAuthOptions{Limiter: a.limiter, Logger: cfg.Logger})
+	// Per client address, the store reads made for keys nobody vouched for
+	// (never a key that verifies).
+	clientIP := gatehouse.ClientIP{TrustedProxies: cfg.TrustedProxies}
+	throttle, err := ratelimit.NewFailedAuth(ratelimit.FailedAuthOptions{Limiter: a.limiter, ClientIP: clientIP, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +327,12 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	// Key verification without a database round trip: an in-process cache
 	// in front of the store, kept exact across pods by a Redis Stream of
 	// invalidations (without Redis, entries are re-read after 5 s).
-	if a.cache, err = keycache.New(keycache.Options{Store: tel.Store(a.store), Orgs: tel.Orgs(a.store), Now: cfg.Now}); err != nil {
+	// Its membership filter of every public id answers unknown ids 401
+	// without I/O while the feed is healthy.
+	if a.cache, err = keycache.New(keycache.Options{Store: tel.Store(a.store), Orgs: tel.Orgs(a.store), PublicIDs: a.store, Now: cfg.Now}); err != nil {
+		return nil, err
+	}
+	if err := a.cache.LoadFilter(ctx); err != nil {
 		return nil, err
 	}
 	if _, err := tel.ObserveCache(a.cacheStats); err != nil {
@@ -342,7 +357,7 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 		return nil, err
 	}
 	recorder, err := audit.New(audit.Options{
-		Sink: sink,
+		Sink: sink, ClientIP: clientIP,
 		Key: func(r *http.Request) (string, string, bool) {
 			k, ok := auth.FromContext(r.Context())
 			return k.ID, k.OrganizationID, ok
@@ -375,14 +390,20 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	}
 
 	if cfg.AdminToken != "" {
-		authorize, err := admin.BearerToken(cfg.AdminToken)
+		// Wrong admin tokens are counted per address (per pod) and logged
+		// once per address a minute; the right token is never refused.
+		adminThrottle, err := ratelimit.NewFailedAuth(ratelimit.FailedAuthOptions{ClientIP: clientIP, Warn: "admin token", Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		authorize, err := admin.NewBearerToken(admin.TokenOptions{Token: cfg.AdminToken, Throttle: adminThrottle})
 		if err != nil {
 			return nil, err
 		}
 		ah, err := admin.New(admin.Options{
 			Keys: a.store, Orgs: a.store, Audit: auditRead, Events: events,
-			OnKeyChange: a.keyChanged,
-			Authorize:   authorize, KeyPrefix: "joby", Scopes: a.reg.Scopes(),
+			OnKeyChange: a.keyChanged, OnKeyCreated: a.keyCreated,
+			Authorize: authorize, KeyPrefix: "joby", Scopes: a.reg.Scopes(),
 			Logger: cfg.Logger, Now: cfg.Now,
 		})
 		if err != nil {
@@ -466,6 +487,15 @@ func (a *app) keyChanged(ctx context.Context, orgID, keyID string) {
 	}
 	if err != nil {
 		a.logger.ErrorContext(ctx, "joby: applying a key change", "org_id", orgID, "key_id", keyID, "err", err)
+	}
+}
+
+// keyCreated announces a new key's public id to every pod's key filter.
+func (a *app) keyCreated(ctx context.Context, k auth.Key) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := a.publish(ctx, keycache.Change{OrgID: k.OrganizationID, KeyID: k.ID, PublicID: k.PublicID}); err != nil {
+		a.logger.ErrorContext(ctx, "joby: announcing a new key", "org_id", k.OrganizationID, "key_id", k.ID, "err", err)
 	}
 }
 

@@ -13,6 +13,7 @@
 //	-db          (DATABASE_URL)  SQLite file path or postgres:// URL, default joby.db
 //	-redis       (REDIS_URL)     redis://host:6379/0 or redis+cluster://h1:p1,h2:p2 (empty: in-process)
 //	-replicas    (REPLICAS)      pods sharing Redis, for the fallback limit, default 1
+//	-trusted-proxies (TRUSTED_PROXIES) CIDRs or IPs of proxies whose X-Forwarded-For is believed, comma-separated
 //	-otel        (GATEHOUSE_OTEL) none or stdout: print spans and metrics (OTLP: examples/otlp)
 //	-demo                        create a demo organization and key, generate ADMIN_TOKEN
 //	-openapi                     print the OpenAPI document (-openapi-version 3.0 for 3.0.3) and exit
@@ -73,6 +74,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	dbURL := fs.String("db", envOr(getenv, "DATABASE_URL", "joby.db"), "SQLite file path or postgres:// URL")
 	redisURL := fs.String("redis", getenv("REDIS_URL"), "Redis URL (empty: in-process limiter and audit log)")
 	replicas := fs.Int("replicas", envInt(getenv, "REPLICAS", 1), "pods sharing Redis (per-pod fallback limit while Redis is down)")
+	trusted := fs.String("trusted-proxies", getenv("TRUSTED_PROXIES"), "comma-separated CIDRs or IPs of the proxies in front of the pods whose X-Forwarded-For is believed (empty: none)")
 	otelMode := fs.String("otel", envOr(getenv, "GATEHOUSE_OTEL", "none"), "telemetry export: none or stdout (spans and metrics as JSON)")
 	demo := fs.Bool("demo", false, "create a demo organization and API key and print them")
 	printOpenAPI := fs.Bool("openapi", false, "print the OpenAPI document and exit")
@@ -100,7 +102,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	cfg := config{DB: *dbURL, AdminToken: adminToken, Redis: *redisURL, Replicas: *replicas, Logger: logger, PersistKeyring: *demo}
+	proxies, err := gatehouse.ParseTrustedProxies(*trusted)
+	if err != nil {
+		return fmt.Errorf("-trusted-proxies: %w", err)
+	}
+	cfg := config{DB: *dbURL, AdminToken: adminToken, Redis: *redisURL, Replicas: *replicas, TrustedProxies: proxies, Logger: logger, PersistKeyring: *demo}
 	if v := getenv("GATEHOUSE_SECRET_KEYS"); v != "" {
 		k, err := gatehouse.ParseKeyring(v)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"gatehouse.dev"
+	"gatehouse.dev/auth"
 	"gatehouse.dev/internal/dbtest"
 	"gatehouse.dev/ratelimit/redislimit"
 )
@@ -104,6 +105,29 @@ func (p *pods) get(i int, key, path string) (int, map[string]any) {
 	return p.call(i, "GET", path, "", "Authorization", "Bearer "+key)
 }
 
+// awaitKey waits (up to a generous 2 s) until every pod's key filter holds
+// the key, announced by the pod that created it through the feed, without
+// sending it (which would spend its rate limit).
+func (p *pods) awaitKey(key string) {
+	p.t.Helper()
+	parsed, err := auth.Parse(key)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		all := true
+		for _, a := range p.apps {
+			all = all && a.cache.KeyHint(parsed.PublicID) == auth.KeyPresent
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("key %s not known to every pod after 2 s", parsed.DisplayPrefix())
+		}
+	}
+}
+
 // eventually waits (up to a generous 2 s) for pod i to answer path with want.
 func (p *pods) eventually(i int, key, method, path, body string, want int) time.Duration {
 	p.t.Helper()
@@ -128,9 +152,9 @@ func TestPodsShareChanges(t *testing.T) {
 	k := p.admin(0, "POST", "/orgs/"+org+"/api-keys", `{"name":"k","scopes":["leads:read","leads:create"]}`)
 	key, keyID := k["key"].(string), k["id"].(string)
 	for i := range 3 { // use it everywhere, so every pod caches it
-		if code, out := p.get(i, key, "/v1/leads"); code != 200 {
-			t.Fatalf("pod %d: %d %v", i, code, out)
-		}
+		// The other pods know the key once its "created" change reached
+		// them through the feed (until then: 401, no store read).
+		p.eventually(i, key, "GET", "/v1/leads", "", 200)
 	}
 
 	// Scope change through pod 1: pod 1 applies it at once, the others soon.
@@ -174,6 +198,7 @@ func TestPodsShareLimitsAndAudit(t *testing.T) {
 	p.admin(0, "PATCH", "/orgs/"+org, `{"api_enabled":true}`)
 	k := p.admin(0, "POST", "/orgs/"+org+"/api-keys", `{"name":"k","scopes":["leads:read"],"rate_limit_per_minute":60}`)
 	key, keyID := k["key"].(string), k["id"].(string)
+	p.awaitKey(key)
 
 	// 90 requests round-robin over the pods, 9 at a time, in well under a
 	// minute: the limit of 60 holds for the pods together (GCRA refills
@@ -244,6 +269,7 @@ func TestPodsShareCursors(t *testing.T) {
 	org := p.admin(0, "POST", "/orgs", `{"name":"Acme"}`)["id"].(string)
 	p.admin(0, "PATCH", "/orgs/"+org, `{"api_enabled":true}`)
 	key := p.admin(0, "POST", "/orgs/"+org+"/api-keys", `{"name":"k","scopes":["leads:read","leads:create"],"rate_limit_per_minute":300}`)["key"].(string)
+	p.awaitKey(key)
 	for range 5 {
 		if code, out := p.call(0, "POST", "/v1/leads", `{"first_name":"x"}`, "Authorization", "Bearer "+key); code != 201 {
 			t.Fatalf("create: %d %v", code, out)

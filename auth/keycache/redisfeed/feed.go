@@ -38,6 +38,7 @@ const readCount = 256
 const (
 	fieldOrg    = "o"
 	fieldKey    = "k"
+	fieldPublic = "p" // public id of a created key; absent in older entries
 	fieldSource = "s"
 )
 
@@ -50,6 +51,15 @@ type Target interface {
 	MarkFeedHealthy(lease time.Duration)
 	// MarkFeedUnhealthy withdraws the promise.
 	MarkFeedUnhealthy()
+}
+
+// FilterLoader is implemented by targets that keep a membership filter of
+// existing public ids fed by "key created" changes (*keycache.Cache). Run
+// reloads it whenever it may have missed changes (at each resync and after
+// a gap) before it reports the feed healthy again, so the filter can be
+// trusted to answer "no such key" while the feed is healthy.
+type FilterLoader interface {
+	LoadFilter(ctx context.Context) error
 }
 
 // Options configures [New]. Client and Cache are required; every other
@@ -128,6 +138,7 @@ type Feed struct {
 
 	running atomic.Bool
 	healthy atomic.Bool
+	reload  bool // an unreadable entry was read: reload the filter (Run's goroutine only)
 
 	published, publishErrors, received, resyncs, gaps, readErrors atomic.Uint64
 }
@@ -205,7 +216,7 @@ func (f *Feed) add(ctx context.Context, c redis.Cmdable, ch keycache.Change) *re
 		Stream: f.stream,
 		MaxLen: f.maxLen,
 		Approx: true,
-		Values: []any{fieldOrg, ch.OrgID, fieldKey, ch.KeyID, fieldSource, f.source},
+		Values: []any{fieldOrg, ch.OrgID, fieldKey, ch.KeyID, fieldPublic, ch.PublicID, fieldSource, f.source},
 	})
 }
 
@@ -326,6 +337,9 @@ func (f *Feed) step(ctx context.Context, pos *position, down *bool) error {
 		// appended before the position was written to the store before
 		// the drop, one appended after it is read below.
 		f.cache.Apply(keycache.Change{})
+		if err := f.reloadFilter(ctx); err != nil {
+			return err
+		}
 		f.resyncs.Add(1)
 		*pos = p
 		f.markHealthy()
@@ -366,13 +380,29 @@ func (f *Feed) step(ctx context.Context, pos *position, down *bool) error {
 	if err != nil {
 		return fmt.Errorf("redisfeed: XINFO STREAM %s: %w", f.stream, err)
 	}
-	if missed(pos, prev, len(msgs), info) {
+	if missed(pos, prev, len(msgs), info) || f.reload {
+		f.reload = false
 		f.cache.Apply(keycache.Change{})
 		f.gaps.Add(1)
-		f.logger.WarnContext(ctx, "redisfeed: stream entries were removed before this pod read them; local key cache dropped",
+		f.logger.WarnContext(ctx, "redisfeed: stream entries were removed before this pod read them, or were unreadable; local key cache dropped",
 			"stream", f.stream, "last_read", prev)
+		if err := f.reloadFilter(ctx); err != nil {
+			return err
+		}
 	}
 	f.markHealthy()
+	return nil
+}
+
+// reloadFilter reloads the target's membership filter, if it has one.
+func (f *Feed) reloadFilter(ctx context.Context) error {
+	l, ok := f.cache.(FilterLoader)
+	if !ok {
+		return nil
+	}
+	if err := l.LoadFilter(ctx); err != nil {
+		return fmt.Errorf("redisfeed: reload the key filter: %w", err)
+	}
 	return nil
 }
 
@@ -406,11 +436,13 @@ func (f *Feed) apply(ctx context.Context, m redis.XMessage) {
 	}
 	org, okOrg := m.Values[fieldOrg].(string)
 	key, okKey := m.Values[fieldKey].(string)
-	if !okOrg || !okKey {
+	pub, okPub := m.Values[fieldPublic].(string)
+	if _, has := m.Values[fieldPublic]; !okOrg || !okKey || has && !okPub {
 		f.logger.WarnContext(ctx, "redisfeed: unreadable stream entry; local key cache dropped", "stream", f.stream, "id", m.ID)
-		org, key = "", ""
+		org, key, pub = "", "", ""
+		f.reload = true // it may have been a key created
 	}
-	f.cache.Apply(keycache.Change{OrgID: org, KeyID: key})
+	f.cache.Apply(keycache.Change{OrgID: org, KeyID: key, PublicID: pub})
 	f.received.Add(1)
 }
 

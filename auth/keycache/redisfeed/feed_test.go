@@ -69,13 +69,14 @@ func TestPropagation(t *testing.T) {
 			t.Fatal(err)
 		}
 		stream := streamName(t)
+		// Keys that exist before the pods start are in their filters.
+		org := newOrg(t, s, true)
+		revokeMe, rescope, orgKey := issue(t, s, org), issue(t, s, org), issue(t, s, newOrg(t, s, true))
+		orgOfKey := orgKey.OrganizationID
 		pods := make([]*pod, 3)
 		for i := range pods {
 			pods[i] = startPod(t, s, stream, podOptions{})
 		}
-		org := newOrg(t, s, true)
-		revokeMe, rescope, orgKey := issue(t, s, org), issue(t, s, org), issue(t, s, newOrg(t, s, true))
-		orgOfKey := orgKey.OrganizationID
 
 		// Every pod caches every key.
 		for i, p := range pods {
