@@ -48,14 +48,17 @@ var errInvalidCursor = gatehouse.NewError(http.StatusBadRequest, gatehouse.MsgIn
 
 // position is a row's place in the list order.
 type position struct {
-	createdAt time.Time // UTC, microseconds
-	id        string
+	createdAt time.Time // UTC, microseconds; unused without a creation time
+	id        string    // idKey of the row's id
+	idArg     any       // the id as a query argument (parseID), set when verified
 }
 
 // bytes encodes the position.
 func (p position) bytes() []byte {
 	b := make([]byte, 8, 8+len(p.id))
-	binary.BigEndian.PutUint64(b, uint64(p.createdAt.UnixMicro()))
+	if !p.createdAt.IsZero() { // zero (no creation time) is written as 0
+		binary.BigEndian.PutUint64(b, uint64(p.createdAt.UnixMicro()))
+	}
 	return append(b, p.id...)
 }
 
@@ -188,25 +191,33 @@ func lowerASCII(s string) string {
 }
 
 // keysetCond is the condition "after p in the list order":
-// (created_at, id) < (p.created_at, p.id), which both SQLite and PostgreSQL
-// answer with a range scan of the (organization, created_at DESC, id DESC)
-// index.
+// (created, id) < (p.created, p.id), which both SQLite and PostgreSQL
+// answer with a range scan of the (organization, created DESC, id DESC)
+// index; id < p.id without a creation time.
 func (s *spec) keysetCond(p position) tenancy.Cond {
+	id := tenancy.QuoteIdent(s.res.IDColumn)
+	if s.created == nil {
+		return tenancy.Cond{SQL: id + " < ?", Args: []any{p.idArg}}
+	}
 	return tenancy.Cond{
-		SQL:  "(" + tenancy.QuoteIdent(fieldCreatedAt) + ", " + tenancy.QuoteIdent(s.res.IDColumn) + ") < (?, ?)",
-		Args: []any{s.table.Dialect.TimeValue(p.createdAt), p.id},
+		SQL:  "(" + tenancy.QuoteIdent(s.created.column) + ", " + id + ") < (?, ?)",
+		Args: []any{timeArg(s.created.stamp, p.createdAt), p.idArg},
 	}
 }
 
 // positionOf returns the position of a record in the list order.
-func positionOf(rec record, n int) (position, error) {
-	id, _ := rec.vals[0].(string)
-	created, _ := rec.vals[n+2].(string)
+func (s *spec) positionOf(rec record) (position, error) {
+	p := position{id: idKey(rec.vals[0])}
+	if s.created == nil {
+		return p, nil
+	}
+	created, _ := rec.vals[len(s.fields)+2].(string)
 	t, err := time.Parse(time.RFC3339Nano, created)
 	if err != nil {
 		return position{}, errors.New("resource: cursor: created_at is not a timestamp")
 	}
-	return position{createdAt: t.UTC(), id: id}, nil
+	p.createdAt = t.UTC()
+	return p, nil
 }
 
 // nextLink returns the URL of the next page for the Link header: the

@@ -82,7 +82,7 @@ func TestCursorRoundTrip(t *testing.T) {
 // offset or the order or case of the parameters.
 func TestCursorScope(t *testing.T) {
 	t.Parallel()
-	r, err := normalize(Resource{Name: "tasks", Fields: []Field{{Name: "status"}, {Name: "points", Type: Integer}, {Name: "done", Type: Boolean}, {Name: "due_at", Type: DateTime}, {Name: "score", Type: Number}}, Filters: []string{"id", "status", "points", "done", "due_at", "score"}}, nil)
+	r, err := normalize(Resource{Name: "tasks", Fields: []Field{{Name: "status"}, {Name: "points", Type: Integer}, {Name: "done", Type: Boolean}, {Name: "due_at", Type: DateTime}, {Name: "score", Type: Number}}, Filters: []string{"id", "status", "points", "done", "due_at", "score"}}, nil, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"gatehouse.dev"
-	"gatehouse.dev/internal/uuid"
 	"gatehouse.dev/scope"
 	"gatehouse.dev/tenancy"
 )
@@ -26,9 +25,10 @@ import (
 // (GraphQL, MCP) answer exactly as REST does without going through HTTP.
 
 // Record is one record as the API returns it: id, the declared fields in
-// declaration order, organization_id, created_at and updated_at, with the
-// values of the JSON body (strings, int64, float64, bool, json.RawMessage
-// for objects, nil for null). The zero Record has no members.
+// declaration order, organization_id, created_at and updated_at (when the
+// table has them), with the values of the JSON body (strings, int64,
+// float64, bool, json.RawMessage for objects, nil for null; integer ids
+// are int64). The zero Record has no members.
 type Record struct{ r record }
 
 // Get returns the value of the member name, or nil when the record has no
@@ -80,14 +80,10 @@ func (rg *Registry) lookup(name string) (*spec, error) {
 	return nil, errUnsupported
 }
 
-// parseID returns the record id in canonical form (lower case), or false
-// when id cannot be an id of the resource (which callers answer 404).
-func (s *spec) parseID(id string) (string, bool) {
-	if !uuid.Valid(id) {
-		return "", false
-	}
-	return strings.ToLower(id), true
-}
+// parseID returns the record id as a query argument of the resource's id
+// type (see the package function parseID), or false when id cannot be an
+// id of the resource (which callers answer 404).
+func (s *spec) parseID(id string) (any, bool) { return parseID(s.res.IDType, id) }
 
 // List returns one page of the resource name for the caller's organization,
 // as GET /v1/<name> does. The caller needs the resource's read scope (403
@@ -129,6 +125,12 @@ func (s *spec) checkQuery(lim Limits, q ListQuery) (ListQuery, error) {
 		if _, ok := s.filters[f.Field]; !ok {
 			unknown = append(unknown, f.Field)
 		}
+	}
+	if s.created == nil && !q.CreatedAfter.IsZero() {
+		unknown = append(unknown, "created_after")
+	}
+	if s.created == nil && !q.CreatedBefore.IsZero() {
+		unknown = append(unknown, "created_before")
 	}
 	if len(unknown) > 0 {
 		return q, gatehouse.FieldsError(gatehouse.MsgUnsupportedFilters, unknown...)
@@ -228,7 +230,7 @@ func (rg *Registry) list1(ctx context.Context, s *spec, q ListQuery) (page, erro
 		scope = s.cursorScope(q)
 	}
 	if q.Cursor != "" {
-		p, err := rg.cursorPosition(ctx, q.Cursor, scope)
+		p, err := rg.cursorPosition(ctx, s, q.Cursor, scope)
 		if err != nil {
 			return page{}, err
 		}
@@ -264,11 +266,11 @@ func (rg *Registry) Get(ctx context.Context, name, id string) (Record, error) {
 }
 
 func (rg *Registry) get1(ctx context.Context, s *spec, id string) (record, error) {
-	id, ok := s.parseID(id)
+	arg, ok := s.parseID(id)
 	if !ok {
 		return record{}, errNotFound
 	}
-	rec, err := s.fetch(ctx, rg.db, id)
+	rec, err := s.fetch(ctx, rg.db, arg)
 	if errors.Is(err, sql.ErrNoRows) {
 		return record{}, errNotFound
 	}
@@ -295,20 +297,18 @@ func (rg *Registry) GetMany(ctx context.Context, name string, ids []string) ([]R
 		return nil, errTooManyIDs.With("fields", []string{"ids"}).
 			With("details", []Detail{{Field: "ids", Message: "must be at most " + strconv.Itoa(rg.limits.MaxLimit) + " ids"}})
 	}
-	want := make([]string, 0, len(ids))
+	want := make([]string, 0, len(ids)) // idKey of each id
+	args := make([]any, 0, len(ids))
 	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
-		if id, ok := s.parseID(id); ok && !seen[id] {
-			seen[id] = true
-			want = append(want, id)
+		if arg, ok := s.parseID(id); ok && !seen[idKey(arg)] {
+			seen[idKey(arg)] = true
+			want = append(want, idKey(arg))
+			args = append(args, arg)
 		}
 	}
 	if len(want) == 0 {
 		return []Record{}, nil
-	}
-	args := make([]any, len(want))
-	for i, id := range want {
-		args[i] = id
 	}
 	in := tenancy.Cond{
 		SQL:  tenancy.QuoteIdent(s.res.IDColumn) + " IN (?" + strings.Repeat(", ?", len(want)-1) + ")",
@@ -333,8 +333,7 @@ func (rg *Registry) GetMany(ctx context.Context, name string, ids []string) ([]R
 		if err != nil {
 			return nil, fmt.Errorf("resource: get %s: %w", s.res.Name, err)
 		}
-		id, _ := rec.vals[0].(string)
-		byID[id] = rec
+		byID[idKey(rec.vals[0])] = rec
 		clear(vals)
 	}
 	if err := rows.Err(); err != nil {
@@ -392,7 +391,7 @@ func (rg *Registry) Update(ctx context.Context, name, id string, input map[strin
 }
 
 func (rg *Registry) update1(ctx context.Context, s *spec, id string, input map[string]json.RawMessage) (record, Response, error) {
-	id, ok := s.parseID(id)
+	arg, ok := s.parseID(id)
 	if !ok {
 		return record{}, Response{}, errNotFound
 	}
@@ -403,5 +402,5 @@ func (rg *Registry) update1(ctx context.Context, s *spec, id string, input map[s
 	if err != nil {
 		return record{}, Response{}, err
 	}
-	return rg.modify(ctx, s, id, vals)
+	return rg.modify(ctx, s, arg, vals)
 }

@@ -46,10 +46,11 @@
 // back as cursor= instead of offset= (both together are 400 "Invalid query
 // parameters"; an empty cursor= is the first page). The same URL is in a
 // Link: <…>; rel="next" header (RFC 8288). Cursor pages are keyset pages on
-// (created_at, id) in the list order, so page 500 costs what page 1 does and
-// rows inserted while a client pages are never skipped or repeated (new rows
-// may or may not appear). A cursor is opaque and tamper-evident: it carries
-// the position of a row and an HMAC-SHA256 under Options.Keyring over the
+// (creation time, id) in the list order (on id alone without one), so page
+// 500 costs what page 1 does and rows inserted while a client pages are
+// never skipped or repeated (new rows may or may not appear). A cursor is
+// opaque and tamper-evident: it carries the position of a row and an
+// HMAC-SHA256 under Options.Keyring over the
 // secret's id, the resource, the organization, the normalized filters
 // (created_after, created_before, q, exact filters; not limit) and the
 // position. A cursor that is altered, signed by an unknown secret, or used
@@ -66,13 +67,35 @@
 // through it, so that with its SQL store a stored response exists exactly
 // when the write does.
 //
-// Tables need the columns id (a UUID; text on SQLite, uuid or text on
-// PostgreSQL), the organization column, created_at and updated_at. On SQLite
-// timestamps are text in tenancy.TimeLayout (fixed width, UTC), so that text
-// order is time order; rows the service writes itself must use it too, and
-// take sequence numbers from tenancy.NextSequence.
+// # Existing tables
 //
-// The registry never alters the service's tables. [Registry.Migrate] creates
-// only the library's gatehouse_sequences table; [Registry.IndexDDL] returns
-// the index each resource's list order needs, for the service's migrations.
+// The registry adapts to the service's schema, not the reverse. Each
+// [Resource] declares its table's id column and [IDType] (UUIDs the
+// registry or [Resource.NewID] makes; integers the database makes —
+// bigserial, identity, SQLite's INTEGER PRIMARY KEY — read back with
+// RETURNING and written in JSON as numbers; text ids from NewID), its
+// organization column, and its creation and update time columns
+// ([Timestamp]: any name, or none; stored as PostgreSQL timestamptz,
+// fixed-width UTC text, or Unix seconds or milliseconds). Path ids, id
+// filters, references and cursors follow the id type, and a malformed id
+// is a 404 like an unknown one. A reference may name a table without an
+// organization column when declared [Field.GlobalReference] (a lookup
+// table shared by every organization); otherwise the referenced row must
+// be the caller's. Without a creation time, records have no created_at,
+// lists take no created_after or created_before and are ordered by id,
+// descending (newest first only for ids that grow with time). On SQLite,
+// text timestamps are tenancy.TimeLayout, the only text form whose order
+// is time order; rows the service writes itself must use it too, and take
+// sequence numbers from tenancy.NextSequence.
+//
+// [Registry.Check], called at startup, compares every declared table,
+// column, type and reference with the live schema and returns one
+// *[SchemaError] listing every mismatch, so a schema mistake never
+// surfaces as a 500 under traffic; missing recommended indexes are logged
+// as warnings. docs/resource-schema.md has the compatibility table.
+//
+// The registry never alters the service's tables. [Registry.Migrate]
+// creates only the library's gatehouse_sequences table;
+// [Registry.IndexDDL] returns the indexes the list order and the indexed
+// filters ([Resource.IndexedFilters]) need, for the service's migrations.
 package resource

@@ -162,3 +162,71 @@ func Example_cursor() {
 	// 200 [{note 0}] has_more: false Link: false
 	// 400 {"error":"Invalid cursor","request_id":"<uuid>"}
 }
+
+// An existing table as a service already has it: integer ids the database
+// makes (bigserial on PostgreSQL, INTEGER PRIMARY KEY on SQLite), its own
+// tenant column and timestamp names in Unix seconds, and a reference to a
+// global lookup table without an organization column. Check compares the
+// declaration with the live schema before serving.
+func Example_existingTable() {
+	dir, _ := os.MkdirTemp("", "resource-existing")
+	defer os.RemoveAll(dir)
+	db, err := sqldb.OpenSQLite(filepath.Join(dir, "shop.db"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer db.Close()
+	ctx := context.Background()
+	_, _ = db.ExecContext(ctx, `CREATE TABLE categories (category_id INTEGER PRIMARY KEY, name TEXT NOT NULL)`)
+	_, _ = db.ExecContext(ctx, `INSERT INTO categories (name) VALUES ('Tools')`)
+	_, _ = db.ExecContext(ctx, `CREATE TABLE products (
+		product_id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, name TEXT NOT NULL,
+		category_id INTEGER REFERENCES categories, inserted_at INTEGER NOT NULL, modified_at INTEGER NOT NULL)`)
+
+	reg, err := resource.New(resource.Options{
+		DB:  db,
+		Now: func() time.Time { return time.Date(2026, 7, 20, 10, 0, 0, 0, time.UTC) },
+		Resources: []resource.Resource{{
+			Name:      "products",
+			IDColumn:  "product_id",
+			IDType:    resource.IDInteger,
+			OrgColumn: "tenant_id",
+			Created:   resource.Timestamp{Column: "inserted_at", Format: resource.TimeUnix},
+			Updated:   resource.Timestamp{Column: "modified_at", Format: resource.TimeUnix},
+			Fields: []resource.Field{
+				{Name: "name", Required: true},
+				{Name: "category_id", Type: resource.Integer, References: "categories",
+					ReferenceColumn: "category_id", GlobalReference: true},
+			},
+			Filters: []string{"id", "category_id"},
+		}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := reg.Check(ctx); err != nil { // at startup: every mismatch in one error
+		fmt.Println(err)
+		return
+	}
+	h := gatehouse.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := tenancy.NewContext(r.Context(), "42")
+		reg.ServeHTTP(w, r.WithContext(scope.NewContext(ctx, scope.NewSet("products:read", "products:create"))))
+	}))
+	send := func(method, target, body string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, target, strings.NewReader(body)))
+		out := uuids.ReplaceAllString(strings.TrimSpace(rec.Body.String()), "<uuid>")
+		fmt.Println(rec.Code, rec.Header().Get("Location"), out)
+	}
+	send("POST", "/v1/products", `{"name":"Hammer","category_id":1}`)
+	send("POST", "/v1/products", `{"name":"Saw","category_id":2}`)
+	send("GET", "/v1/products/1", "")
+	send("GET", "/v1/products/01", "")
+	// Output:
+	// 201 /v1/products/1 {"data":{"id":1,"name":"Hammer","category_id":1,"organization_id":"42","created_at":"2026-07-20T10:00:00Z","updated_at":"2026-07-20T10:00:00Z"},"request_id":"<uuid>"}
+	// 400  {"error":"Invalid foreign key","fields":["category_id"],"request_id":"<uuid>"}
+	// 200  {"data":{"id":1,"name":"Hammer","category_id":1,"organization_id":"42","created_at":"2026-07-20T10:00:00Z","updated_at":"2026-07-20T10:00:00Z"},"request_id":"<uuid>"}
+	// 404  {"error":"Not found","request_id":"<uuid>"}
+}

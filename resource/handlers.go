@@ -13,21 +13,15 @@ import (
 	"strings"
 
 	"gatehouse.dev"
-	"gatehouse.dev/internal/uuid"
 	"gatehouse.dev/tenancy"
 )
 
 var (
-	errNotFound    = gatehouse.NewError(http.StatusNotFound, gatehouse.MsgNotFound)
-	errNoFields    = gatehouse.NewError(http.StatusBadRequest, gatehouse.MsgNoFieldsToUpdate)
-	errNoCaller    = gatehouse.NewError(http.StatusForbidden, gatehouse.MsgMissingScope)
-	orgField       = &field{Field: Field{Name: fieldOrg, Type: String}}
-	createdAtField = &field{Field: Field{Name: fieldCreatedAt, Type: DateTime}, column: fieldCreatedAt}
-	updatedAtField = &field{Field: Field{Name: fieldUpdatedAt, Type: DateTime}, column: fieldUpdatedAt}
+	errNotFound = gatehouse.NewError(http.StatusNotFound, gatehouse.MsgNotFound)
+	errNoFields = gatehouse.NewError(http.StatusBadRequest, gatehouse.MsgNoFieldsToUpdate)
+	errNoCaller = gatehouse.NewError(http.StatusForbidden, gatehouse.MsgMissingScope)
+	orgField    = &field{Field: Field{Name: fieldOrg, Type: String}}
 )
-
-// implicitColumns lead spec.columns: id, organization, created_at, updated_at.
-const implicitColumns = 4
 
 func (rg *Registry) fail(w http.ResponseWriter, r *http.Request, err error) {
 	gatehouse.WriteError(w, r, rg.logger, err)
@@ -137,7 +131,7 @@ func (rg *Registry) list(s *spec) http.Handler {
 
 // cursorPosition verifies a cursor= value for the caller's organization and
 // the request's filters.
-func (rg *Registry) cursorPosition(ctx context.Context, cursor string, scope []byte) (position, error) {
+func (rg *Registry) cursorPosition(ctx context.Context, s *spec, cursor string, scope []byte) (position, error) {
 	orgID, ok := tenancy.FromContext(ctx)
 	if !ok {
 		return position{}, fmt.Errorf("resource: list: %w", tenancy.ErrNoOrganization)
@@ -150,6 +144,9 @@ func (rg *Registry) cursorPosition(ctx context.Context, cursor string, scope []b
 	if !ok {
 		return position{}, errInvalidCursor.Wrap(errors.New("resource: cursor does not verify"))
 	}
+	if p.idArg, ok = parseID(s.res.IDType, p.id); !ok {
+		return position{}, errInvalidCursor.Wrap(errors.New("resource: cursor holds no id of the resource's type"))
+	}
 	return p, nil
 }
 
@@ -159,14 +156,14 @@ func (rg *Registry) nextCursor(ctx context.Context, s *spec, scope []byte, rec r
 	if !ok {
 		return "", fmt.Errorf("resource: list: %w", tenancy.ErrNoOrganization)
 	}
-	p, err := positionOf(rec, len(s.fields))
+	p, err := s.positionOf(rec)
 	if err != nil {
 		return "", err
 	}
 	return encodeCursor(rg.keyring, orgID, scope, p)
 }
 
-// page runs a list query: newest first (created_at desc, id desc), after
+// page runs a list query in the list order ([spec.order]), after
 // the position when one is given, one row more than the limit to tell
 // whether there are more.
 func (rg *Registry) page(ctx context.Context, s *spec, q ListQuery, after *position) ([]record, bool, error) {
@@ -177,7 +174,7 @@ func (rg *Registry) page(ctx context.Context, s *spec, q ListQuery, after *posit
 	rows, err := s.table.Select(ctx, rg.db, tenancy.Query{
 		Columns: s.columns,
 		Where:   where,
-		OrderBy: []tenancy.Order{{Column: fieldCreatedAt, Desc: true}, {Column: s.res.IDColumn, Desc: true}},
+		OrderBy: s.order(),
 		Limit:   q.Limit + 1,
 		Offset:  q.Offset,
 	})
@@ -229,23 +226,27 @@ func (s *spec) record(vals []any) (record, error) {
 	if err := conv(n+1, orgField, vals[1]); err != nil {
 		return record{}, err
 	}
-	if err := conv(n+2, createdAtField, vals[2]); err != nil {
-		return record{}, err
-	}
-	if err := conv(n+3, updatedAtField, vals[3]); err != nil {
-		return record{}, err
+	k, c := n+2, 2
+	for _, f := range []*field{s.created, s.updated} {
+		if f == nil {
+			continue
+		}
+		if err := conv(k, f, vals[c]); err != nil {
+			return record{}, err
+		}
+		k, c = k+1, c+1
 	}
 	for i, f := range s.fields {
-		if err := conv(i+1, f, vals[implicitColumns+i]); err != nil {
+		if err := conv(i+1, f, vals[s.implicit+i]); err != nil {
 			return record{}, err
 		}
 	}
 	return rec, nil
 }
 
-// fetch reads one record of the caller's organization; sql.ErrNoRows when
-// there is none.
-func (s *spec) fetch(ctx context.Context, db tenancy.Querier, id string) (record, error) {
+// fetch reads one record of the caller's organization (id is a query
+// argument from parseID); sql.ErrNoRows when there is none.
+func (s *spec) fetch(ctx context.Context, db tenancy.Querier, id any) (record, error) {
 	vals := make([]any, len(s.columns))
 	ptrs := make([]any, len(s.columns))
 	for i := range vals {
@@ -334,15 +335,14 @@ func (s *spec) decode(body map[string]json.RawMessage, create bool) ([]value, er
 }
 
 // checkRefs verifies, inside tx, that every non-null reference names a row
-// of the caller's organization.
+// of the caller's organization (any row, for a global reference).
 func (s *spec) checkRefs(ctx context.Context, tx *sql.Tx, vals []value) error {
 	var bad []string
 	for _, v := range vals {
 		if v.f.ref == nil || v.v == nil {
 			continue
 		}
-		id, _ := v.v.(string)
-		ok, err := v.f.ref.Exists(ctx, tx, id)
+		ok, err := v.f.ref.exists(ctx, tx, v.v)
 		if err != nil {
 			return fmt.Errorf("resource: check %s: %w", v.f.Name, err)
 		}
@@ -409,14 +409,22 @@ func (rg *Registry) insert(ctx context.Context, s *spec, vals []value) (record, 
 	if err := s.checkRefs(ctx, tx, vals); err != nil {
 		return record{}, Response{}, err
 	}
-	id := uuid.New()
-	now := rg.dialect.TimeValue(rg.now())
+	now := rg.now()
 	assigns := make([]tenancy.Assign, 0, 3+len(s.seqs)+len(vals))
-	assigns = append(assigns,
-		tenancy.Assign{Column: s.res.IDColumn, Value: id},
-		tenancy.Assign{Column: fieldCreatedAt, Value: now},
-		tenancy.Assign{Column: fieldUpdatedAt, Value: now},
-	)
+	var id any
+	if s.res.IDType != IDInteger {
+		key, err := s.newID(ctx)
+		if err != nil {
+			return record{}, Response{}, err
+		}
+		id = key
+		assigns = append(assigns, tenancy.Assign{Column: s.res.IDColumn, Value: key})
+	}
+	for _, f := range []*field{s.created, s.updated} {
+		if f != nil {
+			assigns = append(assigns, tenancy.Assign{Column: f.column, Value: timeArg(f.stamp, now)})
+		}
+	}
 	assigns = append(assigns, early...)
 	for _, f := range s.seqs {
 		if f.SequenceGaps {
@@ -431,14 +439,20 @@ func (rg *Registry) insert(ctx context.Context, s *spec, vals []value) (record, 
 	for _, v := range vals {
 		assigns = append(assigns, tenancy.Assign{Column: v.f.column, Value: v.v})
 	}
-	if err := s.table.Insert(ctx, tx, assigns); err != nil {
+	if s.res.IDType == IDInteger {
+		var n int64
+		if err := s.table.InsertReturning(ctx, tx, assigns, s.res.IDColumn, &n); err != nil {
+			return record{}, Response{}, fmt.Errorf("resource: create %s: %w", s.res.Name, err)
+		}
+		id = n
+	} else if err := s.table.Insert(ctx, tx, assigns); err != nil {
 		return record{}, Response{}, fmt.Errorf("resource: create %s: %w", s.res.Name, err)
 	}
 	rec, err := s.fetch(ctx, tx, id)
 	if err != nil {
 		return record{}, Response{}, fmt.Errorf("resource: create %s: read back: %w", s.res.Name, err)
 	}
-	return rg.commit(ctx, tx, s, change{op: OpCreated, id: id, orgID: orgID, rec: rec, status: http.StatusCreated})
+	return rg.commit(ctx, tx, s, change{op: OpCreated, id: idKey(id), orgID: orgID, rec: rec, status: http.StatusCreated})
 }
 
 // change is a write about to be committed.
@@ -510,7 +524,7 @@ func (rg *Registry) update(s *spec) http.Handler {
 // (404 when the organization has no such record, also before a reference
 // error), the read-back and OnWrite and the commit hooks. It returns the
 // record and the 200 response to write.
-func (rg *Registry) modify(ctx context.Context, s *spec, id string, vals []value) (record, Response, error) {
+func (rg *Registry) modify(ctx context.Context, s *spec, id any, vals []value) (record, Response, error) {
 	orgID, ok := tenancy.FromContext(ctx)
 	if !ok {
 		return record{}, Response{}, fmt.Errorf("resource: update %s: %w", s.res.Name, tenancy.ErrNoOrganization)
@@ -535,7 +549,9 @@ func (rg *Registry) modify(ctx context.Context, s *spec, id string, vals []value
 	for _, v := range vals {
 		assigns = append(assigns, tenancy.Assign{Column: v.f.column, Value: v.v})
 	}
-	assigns = append(assigns, tenancy.Assign{Column: fieldUpdatedAt, Value: rg.dialect.TimeValue(rg.now())})
+	if f := s.updated; f != nil {
+		assigns = append(assigns, tenancy.Assign{Column: f.column, Value: timeArg(f.stamp, rg.now())})
+	}
 	found, err := s.table.Update(ctx, tx, id, assigns)
 	if err != nil {
 		return record{}, Response{}, fmt.Errorf("resource: update %s: %w", s.res.Name, err)
@@ -547,5 +563,32 @@ func (rg *Registry) modify(ctx context.Context, s *spec, id string, vals []value
 	if err != nil {
 		return record{}, Response{}, fmt.Errorf("resource: update %s: read back: %w", s.res.Name, err)
 	}
-	return rg.commit(ctx, tx, s, change{op: OpUpdated, id: id, orgID: orgID, rec: rec, status: http.StatusOK})
+	return rg.commit(ctx, tx, s, change{op: OpUpdated, id: idKey(id), orgID: orgID, rec: rec, status: http.StatusOK})
+}
+
+// exists reports whether the referenced row exists: in the caller's
+// organization, or anywhere for a global reference.
+func (ref *reference) exists(ctx context.Context, db tenancy.Querier, id any) (bool, error) {
+	if !ref.global {
+		return ref.table.Exists(ctx, db, id)
+	}
+	t := ref.table
+	q := "SELECT 1 FROM " + quoteTable(t.Name) + " WHERE " + tenancy.QuoteIdent(t.IDColumn) + " = ?"
+	var one int
+	err := db.QueryRowContext(ctx, t.Dialect.Rebind(q), id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("resource: exists in %s: %w", t.Name, err)
+	}
+	return true, nil
+}
+
+// quoteTable quotes a valid table name, optionally "schema.table".
+func quoteTable(name string) string {
+	if sch, t, ok := strings.Cut(name, "."); ok {
+		return tenancy.QuoteIdent(sch) + "." + tenancy.QuoteIdent(t)
+	}
+	return tenancy.QuoteIdent(name)
 }

@@ -77,11 +77,12 @@ type Detail struct {
 // A limit above MaxLimit is clamped to it. A filter on a string field takes
 // any value (an empty one matches empty strings); q="" means no search.
 func ParseListQuery(res Resource, lim Limits, rawQuery string) (ListQuery, error) {
-	r, err := normalize(res, nil)
+	targets := refTargets([]Resource{res})
+	r, err := normalize(res.clone(), nil, 0, targets)
 	if err != nil {
 		return ListQuery{}, err
 	}
-	return parseList(compile(r, 0, "", nil), lim.withDefaults(), rawQuery)
+	return parseList(compile(r, 0, "", targets), lim.withDefaults(), rawQuery)
 }
 
 type param struct {
@@ -130,7 +131,11 @@ func parseList(s *spec, lim Limits, rawQuery string) (ListQuery, error) {
 	params, unknown := splitQuery(rawQuery)
 	for _, p := range params {
 		switch p.key {
-		case "limit", paramOffset, paramCursor, "created_after", "created_before", "q":
+		case "limit", paramOffset, paramCursor, "q":
+		case "created_after", "created_before":
+			if s.created == nil {
+				unknown = append(unknown, p.key)
+			}
 		default:
 			if _, ok := s.filters[p.key]; !ok {
 				unknown = append(unknown, p.key)
@@ -255,11 +260,11 @@ func parseCount(s string) (int, bool) {
 func (s *spec) conds(q ListQuery) []tenancy.Cond {
 	d := s.table.Dialect
 	var out []tenancy.Cond
-	if !q.CreatedAfter.IsZero() {
-		out = append(out, tenancy.Gte(fieldCreatedAt, d.TimeValue(q.CreatedAfter)))
+	if c := s.created; c != nil && !q.CreatedAfter.IsZero() {
+		out = append(out, tenancy.Gte(c.column, timeBound(c.stamp, q.CreatedAfter)))
 	}
-	if !q.CreatedBefore.IsZero() {
-		out = append(out, tenancy.Lt(fieldCreatedAt, d.TimeValue(q.CreatedBefore)))
+	if c := s.created; c != nil && !q.CreatedBefore.IsZero() {
+		out = append(out, tenancy.Lt(c.column, timeBound(c.stamp, q.CreatedBefore)))
 	}
 	for _, f := range q.Filters {
 		fs, ok := s.filters[f.Field]

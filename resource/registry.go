@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net/http"
 	"path"
@@ -29,6 +30,7 @@ const (
 	DefaultAuditLogSize              = 50
 	sequencesMigration               = "sequences"
 	defaultIndexSuffix               = "_gatehouse_list_idx"
+	filterIndexSuffix                = "_gatehouse_idx"
 	maxIdentifierLength              = 63
 	methodsCollection, methodsRecord = "GET, HEAD, POST", "GET, HEAD, PATCH"
 )
@@ -265,10 +267,10 @@ func New(opts Options) (*Registry, error) {
 		return nil, errors.New("resource: no Resources and no Routes to serve")
 	}
 	norm := make([]Resource, 0, len(opts.Resources))
-	tables := make(map[string]Resource, len(opts.Resources))
+	targets := refTargets(opts.Resources)
 	names := map[string]bool{}
 	for _, res := range opts.Resources {
-		r, err := normalize(res.clone(), protSet)
+		r, err := normalize(res.clone(), protSet, rg.dialect, targets)
 		if err != nil {
 			return nil, err
 		}
@@ -276,14 +278,11 @@ func New(opts Options) (*Registry, error) {
 			return nil, fmt.Errorf("resource: duplicate resource name %q", r.Name)
 		}
 		names[r.Name] = true
-		if _, dup := tables[r.Table]; !dup {
-			tables[r.Table] = r
-		}
 		norm = append(norm, r)
 	}
 	scopes := map[scope.Scope]bool{}
 	for _, r := range norm {
-		s := compile(r, rg.dialect, rg.prefix, tables)
+		s := compile(r, rg.dialect, rg.prefix, targets)
 		rg.specs = append(rg.specs, s)
 		scopes[s.read], scopes[s.create], scopes[s.update] = true, true, true
 	}
@@ -529,24 +528,72 @@ func (rg *Registry) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// IndexDDL returns, for the service's own migrations, one idempotent
-// CREATE INDEX per resource on (organization, created_at DESC, id DESC), the
-// order of list requests. The registry never alters the resources' tables.
+// IndexDDL returns, for the service's own migrations, the idempotent
+// CREATE INDEX statements the list requests need: per resource one on
+// (organization, created DESC, id DESC), the list order (on (organization,
+// id DESC) without a creation time), and one on (organization, filter,
+// created DESC, id DESC) per indexed filter ([Resource.IndexedFilters]), so
+// that a filtered list reads only its page, already in order. The registry
+// never alters the resources' tables; [Registry.Check] warns about missing
+// ones.
 func (rg *Registry) IndexDDL() []string {
-	out := make([]string, 0, len(rg.specs))
+	var out []string
 	for _, s := range rg.specs {
-		r := s.res
-		name := strings.ReplaceAll(r.Table, ".", "_") + defaultIndexSuffix
-		if len(name) > maxIdentifierLength {
-			name = name[:maxIdentifierLength]
+		for _, ix := range s.recommended() {
+			out = append(out, ix.ddl)
 		}
-		table := tenancy.QuoteIdent(r.Table)
-		if sch, t, ok := strings.Cut(r.Table, "."); ok {
-			table = tenancy.QuoteIdent(sch) + "." + tenancy.QuoteIdent(t)
-		}
-		out = append(out, fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s, %s DESC, %s DESC)",
-			tenancy.QuoteIdent(name), table, tenancy.QuoteIdent(r.OrgColumn),
-			tenancy.QuoteIdent(fieldCreatedAt), tenancy.QuoteIdent(r.IDColumn)))
 	}
 	return out
+}
+
+// index is an index the registry recommends.
+type index struct {
+	columns []string // plain column names, in order
+	purpose string
+	ddl     string
+}
+
+// recommended returns the indexes the lists of s need.
+func (s *spec) recommended() []index {
+	r := s.res
+	base := strings.ReplaceAll(r.Table, ".", "_")
+	mk := func(name string, lead []string, purpose string) index {
+		cols := append(slices.Clone(lead), r.IDColumn)
+		terms := make([]string, 0, len(cols))
+		for _, c := range lead {
+			terms = append(terms, tenancy.QuoteIdent(c))
+		}
+		if s.created != nil {
+			cols = slices.Insert(cols, len(lead), s.created.column)
+			terms = append(terms, tenancy.QuoteIdent(s.created.column)+" DESC")
+		}
+		terms = append(terms, tenancy.QuoteIdent(r.IDColumn)+" DESC")
+		return index{
+			columns: cols,
+			purpose: purpose,
+			ddl: fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)",
+				tenancy.QuoteIdent(name), quoteTable(r.Table), strings.Join(terms, ", ")),
+		}
+	}
+	name := base + defaultIndexSuffix
+	if len(name) > maxIdentifierLength {
+		name = name[:maxIdentifierLength]
+	}
+	out := []index{mk(name, []string{r.OrgColumn}, "the list order")}
+	for _, fname := range r.IndexedFilters {
+		col := s.byName[fname].column
+		out = append(out, mk(indexName(base+"_"+col+filterIndexSuffix), []string{r.OrgColumn, col}, "the indexed filter "+fname))
+	}
+	return out
+}
+
+// indexName returns name, or when it is longer than an identifier may be,
+// its start and a hash of the whole, so that long names stay distinct.
+func indexName(name string) string {
+	if len(name) <= maxIdentifierLength {
+		return name
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(name))
+	return fmt.Sprintf("%s_%08x", name[:maxIdentifierLength-9], h.Sum32())
 }

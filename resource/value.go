@@ -74,6 +74,12 @@ func (f *field) parseString(s string, d tenancy.Dialect) (any, string) {
 	if strings.IndexByte(s, 0) >= 0 {
 		return nil, msgNUL
 	}
+	if f.idType == IDText {
+		if !validTextID(s) {
+			return nil, idMessage(IDText)
+		}
+		return s, ""
+	}
 	switch f.Type {
 	case String, Text, Email:
 		if f.MaxLength > 0 && utf8.RuneCountInString(s) > f.MaxLength {
@@ -111,6 +117,13 @@ func (f *field) parseString(s string, d tenancy.Dialect) (any, string) {
 // parseFilter parses a list filter value of the field's type. Date-times
 // are returned as time.Time in UTC.
 func (f *field) parseFilter(s string) (any, string) {
+	if f.idType != "" {
+		v, ok := parseID(f.idType, s)
+		if !ok {
+			return nil, idMessage(f.idType)
+		}
+		return v, ""
+	}
 	switch f.Type {
 	case DateTime:
 		if strings.IndexByte(s, 0) >= 0 {
@@ -151,6 +164,18 @@ func (f *field) parseFilter(s string) (any, string) {
 		return nil, "cannot be filtered"
 	}
 	return f.parseString(s, 0)
+}
+
+// idMessage says what an id of type t looks like, for the details of 400
+// answers.
+func idMessage(t IDType) string {
+	switch t {
+	case IDInteger:
+		return "must be an integer id"
+	case IDText:
+		return "must be an id of 1 to 64 characters of A-Z a-z 0-9 . _ : -"
+	}
+	return "must be a UUID"
 }
 
 // jsonString decodes raw when it is a JSON string.
@@ -454,6 +479,13 @@ func (f *field) output(v any) (any, error) {
 		}
 		return s, nil
 	case DateTime:
+		if f.stamp != "" {
+			t, err := scanStamp(f.stamp, v)
+			if err != nil {
+				return nil, fmt.Errorf("resource: column %s: %w", f.column, err)
+			}
+			return formatTime(t), nil
+		}
 		var t tenancy.Time
 		if err := t.Scan(v); err != nil {
 			return nil, err

@@ -350,8 +350,9 @@ func (t Table) Select(ctx context.Context, db Querier, q Query) (*sql.Rows, erro
 //	SELECT cols FROM t WHERE org = ? AND id = ?
 //
 // It returns sql.ErrNoRows (unwrapped) when the organization has no such row,
-// which includes rows of other organizations.
-func (t Table) Get(ctx context.Context, db Querier, id string, columns []string, dest ...any) error {
+// which includes rows of other organizations. The id is a query argument of
+// the id column's type: a string (UUID or text ids) or an int64.
+func (t Table) Get(ctx context.Context, db Querier, id any, columns []string, dest ...any) error {
 	p, err := t.prepare(ctx)
 	if err != nil {
 		return err
@@ -387,6 +388,23 @@ func (t Table) Get(ctx context.Context, db Querier, id string, columns []string,
 //
 //	INSERT INTO t (org, a, b) VALUES (?, ?, ?)
 func (t Table) Insert(ctx context.Context, db Querier, values []Assign) error {
+	return t.insert(ctx, db, values, "", nil)
+}
+
+// InsertReturning inserts one row like [Table.Insert] and scans the value
+// the database gave the column (typically a generated id: bigserial,
+// identity, SQLite's INTEGER PRIMARY KEY) into dest. Both dialects support
+// RETURNING (SQLite since 3.35).
+//
+//	INSERT INTO t (org, a) VALUES (?, ?) RETURNING column
+func (t Table) InsertReturning(ctx context.Context, db Querier, values []Assign, column string, dest any) error {
+	if column == "" || dest == nil {
+		return fmt.Errorf("tenancy: insert into %s: RETURNING needs a column and a destination", t.Name)
+	}
+	return t.insert(ctx, db, values, column, dest)
+}
+
+func (t Table) insert(ctx context.Context, db Querier, values []Assign, returning string, dest any) error {
 	p, err := t.prepare(ctx)
 	if err != nil {
 		return err
@@ -414,6 +432,17 @@ func (t Table) Insert(ctx context.Context, db Querier, values []Assign) error {
 		args = append(args, a.Value)
 	}
 	query := "INSERT INTO " + p.table + " (" + cols.String() + ") VALUES (" + marks.String() + ")"
+	if returning != "" {
+		qc, err := quoteColumn(returning)
+		if err != nil {
+			return err
+		}
+		query += " RETURNING " + qc
+		if err := db.QueryRowContext(ctx, p.d.Rebind(query), args...).Scan(dest); err != nil {
+			return fmt.Errorf("tenancy: insert into %s: %w", t.Name, err)
+		}
+		return nil
+	}
 	if _, err := db.ExecContext(ctx, p.d.Rebind(query), args...); err != nil {
 		return fmt.Errorf("tenancy: insert into %s: %w", t.Name, err)
 	}
@@ -424,7 +453,7 @@ func (t Table) Insert(ctx context.Context, db Querier, values []Assign) error {
 // such a row exists. The organization and id columns cannot be set.
 //
 //	UPDATE t SET a = ?, b = ? WHERE org = ? AND id = ?
-func (t Table) Update(ctx context.Context, db Querier, id string, set []Assign) (bool, error) {
+func (t Table) Update(ctx context.Context, db Querier, id any, set []Assign) (bool, error) {
 	p, err := t.prepare(ctx)
 	if err != nil {
 		return false, err
@@ -471,7 +500,7 @@ func (t Table) Update(ctx context.Context, db Querier, id string, set []Assign) 
 // it is the foreign key check of writes:
 //
 //	SELECT 1 FROM t WHERE org = ? AND id = ?
-func (t Table) Exists(ctx context.Context, db Querier, id string) (bool, error) {
+func (t Table) Exists(ctx context.Context, db Querier, id any) (bool, error) {
 	p, err := t.prepare(ctx)
 	if err != nil {
 		return false, err

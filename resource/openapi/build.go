@@ -30,6 +30,7 @@ const (
 	jsonType          = "application/json"
 	metaTag           = "meta"
 	timePattern       = "^([01][0-9]|2[0-3]):[0-5][0-9]$"
+	textIDPattern     = "^[A-Za-z0-9._:-]{1,64}$"
 	datePattern       = "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2}))?$"
 )
 
@@ -368,13 +369,31 @@ func fieldSchema(f resource.Field) *schema {
 	return s
 }
 
+// idSchema is the schema of an id of type t.
+func idSchema(t resource.IDType) *schema {
+	switch t {
+	case resource.IDInteger:
+		s := integer()
+		s.Format = "int64"
+		return s
+	case resource.IDText:
+		s := str()
+		s.Pattern = textIDPattern
+		return s
+	}
+	return strFormat("uuid")
+}
+
 // fieldDoc describes a field in words: what the schema cannot say.
 func fieldDoc(f resource.Field, base string) string {
 	var parts []string
 	if base != "" {
 		parts = append(parts, base)
 	}
-	if f.References != "" {
+	switch {
+	case f.References != "" && f.GlobalReference:
+		parts = append(parts, "The id of a "+f.References+" row.")
+	case f.References != "":
 		parts = append(parts, "The id of a "+f.References+" record of the caller's organization.")
 	}
 	if f.Sequence {
@@ -393,7 +412,13 @@ func (b *builder) resource(r resource.Resource) error {
 	ro := func(f resource.Field) bool { return f.ReadOnly || slices.Contains(protected, f.Name) }
 
 	// The record as answered.
-	recProps := []prop{{"id", withDescription(&schema{Type: typeList{"string"}, Format: "uuid", ReadOnly: true}, "The record's id.")}}
+	idRec := idSchema(r.IDType)
+	idRec.ReadOnly = true
+	idDoc := "The record's id."
+	if r.IDType == resource.IDInteger {
+		idDoc += " Integers above 2^53 lose precision in clients that read JSON numbers as doubles."
+	}
+	recProps := []prop{{"id", withDescription(idRec, idDoc)}}
 	required := []string{"id"}
 	for _, f := range r.Fields {
 		s := fieldSchema(f)
@@ -406,11 +431,16 @@ func (b *builder) resource(r resource.Resource) error {
 		required = append(required, f.Name)
 	}
 	recProps = append(recProps,
-		prop{"organization_id", withDescription(&schema{Type: typeList{"string"}, ReadOnly: true}, "The organization that owns the record.")},
-		prop{"created_at", withDescription(&schema{Type: typeList{"string"}, Format: "date-time", ReadOnly: true}, "When the record was created (UTC).")},
-		prop{"updated_at", withDescription(&schema{Type: typeList{"string"}, Format: "date-time", ReadOnly: true}, "When the record was last changed (UTC).")},
-	)
-	required = append(required, "organization_id", "created_at", "updated_at")
+		prop{"organization_id", withDescription(&schema{Type: typeList{"string"}, ReadOnly: true}, "The organization that owns the record.")})
+	required = append(required, "organization_id")
+	if !r.Created.None {
+		recProps = append(recProps, prop{"created_at", withDescription(&schema{Type: typeList{"string"}, Format: "date-time", ReadOnly: true}, "When the record was created (UTC).")})
+		required = append(required, "created_at")
+	}
+	if !r.Updated.None {
+		recProps = append(recProps, prop{"updated_at", withDescription(&schema{Type: typeList{"string"}, Format: "date-time", ReadOnly: true}, "When the record was last changed (UTC).")})
+		required = append(required, "updated_at")
+	}
 	rec := object(required, recProps...)
 	rec.Description = fmt.Sprintf("A %s record. Read-only members are set by the server and refused in request bodies.", r.Singular)
 
@@ -473,7 +503,7 @@ func (b *builder) resource(r resource.Resource) error {
 	idParam := map[string]any{
 		"name": "id", "in": "path", "required": true,
 		"description": "The record's id (a malformed one is answered 404).",
-		"schema":      strFormat("uuid"),
+		"schema":      idSchema(r.IDType),
 	}
 
 	// List.
@@ -481,8 +511,11 @@ func (b *builder) resource(r resource.Resource) error {
 	if b.reg.CursorsEnabled() {
 		query = append(query, paramRef("Cursor"))
 	}
-	query = append(query, paramRef("CreatedAfter"), paramRef("CreatedBefore"), paramRef("Q"))
-	fields := map[string]resource.Field{"id": {Name: "id", Type: resource.UUID}}
+	if !r.Created.None {
+		query = append(query, paramRef("CreatedAfter"), paramRef("CreatedBefore"))
+	}
+	query = append(query, paramRef("Q"))
+	fields := map[string]resource.Field{"id": {Name: "id"}}
 	for _, f := range r.Fields {
 		fields[f.Name] = f
 	}
@@ -492,6 +525,9 @@ func (b *builder) resource(r resource.Resource) error {
 			return fmt.Errorf("openapi: resource %s: filter %s is not a field", r.Name, fname)
 		}
 		s := fieldSchema(f)
+		if fname == "id" {
+			s = idSchema(r.IDType)
+		}
 		s.Description = ""
 		query = append(query, map[string]any{
 			"name": fname, "in": "query",
@@ -512,9 +548,13 @@ func (b *builder) resource(r resource.Resource) error {
 		linkHdr[hLink] = headerRef(hLink)
 	}
 	read := r.Name + ":read"
+	var listDoc string
+	if r.Created.None {
+		listDoc = "Ordered by id, descending (the records have no creation time)."
+	}
 	ops := []*operation{{
 		method: http.MethodGet, path: collection, id: "list" + camel(r.Name), tag: r.Name, scope: read,
-		summary: "List " + r.Name, query: query, errors: listKinds,
+		summary: "List " + r.Name, description: listDoc, query: query, errors: listKinds,
 		success: []success{{status: 200, description: "A page of " + r.Name + ".", schema: ref(name + "List"), headers: linkHdr}},
 	}}
 
@@ -550,9 +590,13 @@ func (b *builder) resource(r resource.Resource) error {
 	if err != nil {
 		return err
 	}
+	updateDoc := "Changes only the members sent; updated_at is set to now."
+	if r.Updated.None {
+		updateDoc = "Changes only the members sent."
+	}
 	ops = append(ops, &operation{
 		method: http.MethodPatch, path: item, id: "update" + name, tag: r.Name, scope: r.Name + ":update",
-		summary: "Update a " + r.Singular, description: "Changes only the members sent; updated_at is set to now.",
+		summary: "Update a " + r.Singular, description: updateDoc,
 		pathParams: []any{idParam}, body: ref(name + "Update"), errors: updateKinds,
 		success: []success{{status: 200, description: "The updated " + r.Singular + ".", schema: ref(name + "Envelope")}},
 	})
