@@ -29,6 +29,7 @@ import (
 	"gatehouse.dev/idempotency"
 	"gatehouse.dev/idempotency/sqlidem"
 	"gatehouse.dev/internal/uuid"
+	"gatehouse.dev/keysui"
 	"gatehouse.dev/ratelimit"
 	"gatehouse.dev/ratelimit/redislimit"
 	"gatehouse.dev/resource"
@@ -111,6 +112,9 @@ type app struct {
 	api    http.Handler   // /v1/...
 	admin  http.Handler   // /admin/... (nil when no admin token)
 	adminH *admin.Handler // for provisioning the demo
+
+	keysPage *keysui.Handler // the API keys settings page (with the admin API)
+	sessions *demoSessions   // the demo login in front of it
 
 	openapi *openapi.Document // served at /v1/openapi.json
 }
@@ -410,6 +414,9 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 			return nil, err
 		}
 		a.adminH = ah
+		if err := a.mountKeysPage(ctx, cfg.Now); err != nil {
+			return nil, err
+		}
 		wh, err := a.webhook.AdminHandler(webhook.AdminOptions{
 			Authorize: authorize,
 			OrgExists: func(ctx context.Context, orgID string) (bool, error) {
@@ -512,6 +519,10 @@ func (a *app) handler(withAdmin bool) http.Handler {
 			a.admin.ServeHTTP(w, r)
 		case p == "/healthz":
 			a.health(w, r)
+		case a.keysPage != nil && strings.HasPrefix(p, keysPath+"/"):
+			a.keysPage.ServeHTTP(w, r)
+		case a.sessions != nil && p == "/demo-login":
+			a.sessions.login(w, r)
 		default:
 			gatehouse.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				gatehouse.WriteError(w, r, nil, notFound)

@@ -184,6 +184,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "Demo API key (shown once; only its hash is stored):\n  %s\n\n", demoKey.Reveal())
 		fmt.Fprintf(stdout, "Try:\n  curl -s \"http://%s/v1/leads?limit=10\" -H \"Authorization: Bearer %s\" -H \"Accept: application/json\"\n\n", api, demoKey.Reveal())
 		fmt.Fprintf(stdout, "Admin API on http://%s/admin with:\n  Authorization: Bearer %s\n", adminAt, adminToken)
+		if a.sessions != nil {
+			fmt.Fprintf(stdout, "\nAPI keys page on http://%s%s/ — log in once with (single use, valid 10 minutes):\n  http://%s%s\n", api, keysPath, api, a.sessions.link(demoOrgID))
+		}
 	}
 	select {
 	case <-ctx.Done():
