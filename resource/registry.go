@@ -28,7 +28,7 @@ const (
 	DefaultRateLimitPerMinute        = 60
 	DefaultMaxRateLimitPerMinute     = 300
 	DefaultAuditLogSize              = 50
-	sequencesMigration               = "sequences"
+	sequencesMigration               = tenancy.SequencesComponent
 	defaultIndexSuffix               = "_gatehouse_list_idx"
 	filterIndexSuffix                = "_gatehouse_idx"
 	maxIdentifierLength              = 63
@@ -518,11 +518,12 @@ func (rg *Registry) ListParameters() []string {
 // Protected returns the protected field names.
 func (rg *Registry) Protected() []string { return slices.Clone(rg.protected) }
 
-// Migrate creates the library's own table, gatehouse_sequences, if it does
-// not exist (under an advisory lock on PostgreSQL). It never touches the
-// resources' tables: see [Registry.IndexDDL].
+// Migrate brings the library's own table, gatehouse_sequences, to the last
+// of [tenancy.SequenceMigrations] with [tenancy.MigrateVersions] (under an
+// advisory lock on PostgreSQL). It never touches the resources' tables:
+// see [Registry.IndexDDL].
 func (rg *Registry) Migrate(ctx context.Context) error {
-	if err := tenancy.Migrate(ctx, rg.db, rg.dialect, sequencesMigration, tenancy.SequenceDDL(rg.dialect)); err != nil {
+	if err := tenancy.MigrateVersions(ctx, rg.db, rg.dialect, sequencesMigration, tenancy.SequenceMigrations()); err != nil {
 		return fmt.Errorf("resource: migrate: %w", err)
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"hash/fnv"
 )
 
 // Migrate runs the DDL statements in one transaction. On PostgreSQL the
@@ -12,6 +11,9 @@ import (
 // name, so pods starting together do not race; SQLite's immediate
 // transactions serialize on their own. Statements must be idempotent
 // (CREATE TABLE IF NOT EXISTS, CREATE INDEX IF NOT EXISTS).
+//
+// Migrate records no version and cannot change a table that exists; the
+// library's own tables use [MigrateVersions], which can.
 func Migrate(ctx context.Context, db *sql.DB, d Dialect, name string, stmts []string) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -19,9 +21,7 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect, name string, stmts []st
 	}
 	defer func() { _ = tx.Rollback() }()
 	if d == Postgres {
-		h := fnv.New64a()
-		_, _ = h.Write([]byte("gatehouse:" + name))
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(h.Sum64())); err != nil {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", lockID(name)); err != nil {
 			return fmt.Errorf("tenancy: migrate %s: lock: %w", name, err)
 		}
 	}

@@ -8,8 +8,8 @@ import (
 // SequencesTable is the library's table of per-organization counters.
 const SequencesTable = "gatehouse_sequences"
 
-// SequenceDDL returns the idempotent DDL of [SequencesTable] for [Migrate].
-// Both dialects take the same statement.
+// SequenceDDL returns the idempotent DDL of [SequencesTable]: version 1 of
+// [SequenceMigrations]. Both dialects take the same statement.
 func SequenceDDL(d Dialect) []string {
 	_ = d
 	return []string{`CREATE TABLE IF NOT EXISTS gatehouse_sequences (
@@ -18,6 +18,16 @@ func SequenceDDL(d Dialect) []string {
 	value BIGINT NOT NULL,
 	PRIMARY KEY (organization_id, name)
 )`}
+}
+
+// SequencesComponent is the name under which the schema versions of
+// [SequencesTable] are recorded in [SchemaVersionsTable].
+const SequencesComponent = "sequences"
+
+// SequenceMigrations returns the versions of [SequencesTable]'s schema,
+// oldest first, for [MigrateVersions]. Version 1 is [SequenceDDL].
+func SequenceMigrations() []Migration {
+	return []Migration{{Version: 1, Description: "gatehouse_sequences", Statements: SequenceDDL}}
 }
 
 // NextSequence increments the caller's organization's counter name (for

@@ -256,18 +256,33 @@ func (s *Service) Types() []EventType { return slices.Clone(s.types) }
 // ManageScope returns the scope the public routes require.
 func (s *Service) ManageScope() scope.Scope { return s.manage }
 
-// Migrate creates the webhook tables and indexes if they do not exist
-// (under an advisory lock on PostgreSQL): gatehouse_webhook_endpoints,
-// gatehouse_webhook_events, gatehouse_webhook_deliveries and
-// gatehouse_webhook_attempts.
+// Component is the name under which the webhook tables' schema versions
+// are recorded in gatehouse_schema_versions.
+const Component = "webhooks"
+
+// Migrations returns the versions of the webhook tables' schema, oldest
+// first, for [tenancy.MigrateVersions]. Version 1 creates
+// gatehouse_webhook_endpoints, gatehouse_webhook_events,
+// gatehouse_webhook_deliveries and gatehouse_webhook_attempts with their
+// indexes.
+func Migrations() []tenancy.Migration {
+	return []tenancy.Migration{
+		{Version: 1, Description: "webhook endpoints, events, deliveries, attempts", Statements: ddl},
+	}
+}
+
+// Migrate brings the webhook tables to the last of [Migrations] with
+// [tenancy.MigrateVersions] (under an advisory lock on PostgreSQL; a
+// database created before versions were recorded takes version 1 as a
+// no-op).
 func (s *Service) Migrate(ctx context.Context) error {
-	if err := tenancy.Migrate(ctx, s.db, s.dialect, "webhooks", ddl(s.dialect)); err != nil {
+	if err := tenancy.MigrateVersions(ctx, s.db, s.dialect, Component, Migrations()); err != nil {
 		return fmt.Errorf("webhook: migrate: %w", err)
 	}
 	return nil
 }
 
-// ddl returns the statements of Migrate for the dialect.
+// ddl returns the idempotent statements of version 1 for the dialect.
 func ddl(d tenancy.Dialect) []string {
 	ts, boolean, serial := "TEXT", "BOOLEAN", "INTEGER PRIMARY KEY AUTOINCREMENT"
 	if d == tenancy.Postgres {

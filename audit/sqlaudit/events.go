@@ -80,7 +80,8 @@ func NewEvents(opts EventsOptions) (*Events, error) {
 // Cap returns how many events each organization keeps.
 func (s *Events) Cap() int { return s.cap }
 
-// EventsStatements returns the DDL that [Events.Migrate] runs. The primary
+// EventsStatements returns the idempotent DDL of version 1 of the
+// "audit_events" component ([EventsMigrations] lists every version). The primary
 // key (organization_id, time_ms, id) is the index of reads and pruning.
 func EventsStatements(d tenancy.Dialect) []string {
 	text, suffix := "TEXT", " WITHOUT ROWID"
@@ -99,9 +100,23 @@ func EventsStatements(d tenancy.Dialect) []string {
 )` + suffix}
 }
 
-// Migrate creates the table if it does not exist.
+// EventsComponent is the name under which the schema versions of [Events]
+// are recorded in gatehouse_schema_versions.
+const EventsComponent = "audit_events"
+
+// EventsMigrations returns the versions of [Events]' schema, oldest first,
+// for [tenancy.MigrateVersions]. Version 1 creates the table
+// ([EventsStatements]).
+func EventsMigrations() []tenancy.Migration {
+	return []tenancy.Migration{
+		{Version: 1, Description: "gatehouse_audit_events", Statements: EventsStatements},
+	}
+}
+
+// Migrate brings the table to the last of [EventsMigrations] with
+// [tenancy.MigrateVersions].
 func (s *Events) Migrate(ctx context.Context) error {
-	if err := tenancy.Migrate(ctx, s.db, s.dialect, "audit_events", EventsStatements(s.dialect)); err != nil {
+	if err := tenancy.MigrateVersions(ctx, s.db, s.dialect, EventsComponent, EventsMigrations()); err != nil {
 		return fmt.Errorf("sqlaudit: %w", err)
 	}
 	return nil

@@ -99,8 +99,10 @@ func New(opts Options) (*Store, error) {
 // Cap returns how many entries each key keeps.
 func (s *Store) Cap() int { return s.cap }
 
-// Statements returns the DDL that [Store.Migrate] runs, for services that
-// manage their migrations themselves. The primary key (organization_id,
+// Statements returns the idempotent DDL of version 1 of the "audit"
+// component (the schema that shipped before versions were recorded), for
+// services that manage their migrations themselves; [Migrations] lists
+// every version. The primary key (organization_id,
 // key_id, time_ms, request_id) is the index that reads and pruning use, and
 // makes rewriting an entry a no-op. time_ms is Unix milliseconds (UTC).
 func Statements(d tenancy.Dialect) []string {
@@ -136,10 +138,24 @@ func Statements(d tenancy.Dialect) []string {
 ) WITHOUT ROWID`}
 }
 
-// Migrate creates the table if it does not exist (with tenancy.Migrate, so
-// pods starting together do not race on PostgreSQL).
+// Component is the name under which the schema versions of [Store] are
+// recorded in gatehouse_schema_versions.
+const Component = "audit"
+
+// Migrations returns the versions of [Store]'s schema, oldest first, for
+// [tenancy.MigrateVersions]. Version 1 creates the table ([Statements]).
+func Migrations() []tenancy.Migration {
+	return []tenancy.Migration{
+		{Version: 1, Description: "gatehouse_audit", Statements: Statements},
+	}
+}
+
+// Migrate brings the store's tables to the last of [Migrations] with
+// [tenancy.MigrateVersions] (pods starting together do not race; a
+// database created before versions were recorded takes version 1 as a
+// no-op).
 func (s *Store) Migrate(ctx context.Context) error {
-	if err := tenancy.Migrate(ctx, s.db, s.dialect, "audit", Statements(s.dialect)); err != nil {
+	if err := tenancy.MigrateVersions(ctx, s.db, s.dialect, Component, Migrations()); err != nil {
 		return fmt.Errorf("sqlaudit: %w", err)
 	}
 	return nil

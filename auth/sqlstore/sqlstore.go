@@ -102,8 +102,9 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Dialect returns the dialect of the store.
 func (s *Store) Dialect() tenancy.Dialect { return s.d }
 
-// Schema returns the DDL statements [Store.Migrate] runs for the dialect,
-// for services that manage migrations themselves. They are idempotent.
+// Schema returns the idempotent DDL of version 1 of the "auth" component
+// (the schema that shipped before versions were recorded), for services
+// that manage migrations themselves; [Migrations] lists every version.
 func Schema(d tenancy.Dialect) []string {
 	ts, id, boolean := "TEXT", "TEXT", "INTEGER"
 	if d == tenancy.Postgres {
@@ -155,10 +156,28 @@ func Schema(d tenancy.Dialect) []string {
 	}
 }
 
-// Migrate creates the tables gatehouse_orgs, gatehouse_keys and
-// gatehouse_key_rotations and their indexes if they do not exist (under an advisory lock on PostgreSQL).
+// Component is the name under which the store's schema versions are
+// recorded in gatehouse_schema_versions.
+const Component = "auth"
+
+// Migrations returns the versions of the store's schema, oldest first, for
+// [tenancy.MigrateVersions]: version 1 creates gatehouse_orgs,
+// gatehouse_keys and gatehouse_key_rotations and their indexes ([Schema],
+// idempotent). A change to these tables is a new version appended here.
+func Migrations() []tenancy.Migration {
+	return []tenancy.Migration{
+		{Version: 1, Description: "gatehouse_orgs, gatehouse_keys, gatehouse_key_rotations", Statements: Schema},
+	}
+}
+
+// Migrate brings the store's tables to the last of [Migrations] with
+// [tenancy.MigrateVersions]: it creates gatehouse_orgs, gatehouse_keys and
+// gatehouse_key_rotations if they do not exist, applies each version the
+// database lacks, and records it (under an advisory lock on PostgreSQL). A
+// database created before versions were recorded takes the idempotent
+// version 1 and keeps its data.
 func (s *Store) Migrate(ctx context.Context) error {
-	if err := tenancy.Migrate(ctx, s.db, s.d, "auth", Schema(s.d)); err != nil {
+	if err := tenancy.MigrateVersions(ctx, s.db, s.d, Component, Migrations()); err != nil {
 		return fmt.Errorf("sqlstore: %w", err)
 	}
 	return nil

@@ -124,10 +124,24 @@ func DDL(d tenancy.Dialect) []string {
 	}
 }
 
-// Migrate creates [Table] if it does not exist (under an advisory lock on
-// PostgreSQL).
+// Component is the name under which the store's schema versions are
+// recorded in gatehouse_schema_versions.
+const Component = "idempotency"
+
+// Migrations returns the versions of the store's schema, oldest first, for
+// [tenancy.MigrateVersions]. Version 1 creates [Table] ([DDL]).
+func Migrations() []tenancy.Migration {
+	return []tenancy.Migration{
+		{Version: 1, Description: "gatehouse_idempotency", Statements: DDL},
+	}
+}
+
+// Migrate brings [Table] to the last of [Migrations] with
+// [tenancy.MigrateVersions] (under an advisory lock on PostgreSQL; a
+// database created before versions were recorded takes version 1 as a
+// no-op).
 func (s *Store) Migrate(ctx context.Context) error {
-	if err := tenancy.Migrate(ctx, s.db, s.d, "idempotency", DDL(s.d)); err != nil {
+	if err := tenancy.MigrateVersions(ctx, s.db, s.d, Component, Migrations()); err != nil {
 		return fmt.Errorf("sqlidem: migrate: %w", err)
 	}
 	return nil

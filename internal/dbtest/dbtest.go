@@ -195,3 +195,28 @@ func RedisCluster(t testing.TB) *redis.ClusterClient {
 func Prefix(t testing.TB) string {
 	return "gh:test:" + randHex(6) + ":"
 }
+
+// MigrateFromShipped checks a component's upgrade path on db: it creates
+// the tables as the release that shipped them did (shipped, run by
+// tenancy.Migrate under the component's name, no version recorded), then
+// runs migrate twice (the second run must find nothing to do) and checks
+// that the database records version want of component.
+func MigrateFromShipped(t testing.TB, db DB, component string, shipped []string, migrate func(context.Context) error, want int) {
+	t.Helper()
+	ctx := context.Background()
+	if err := tenancy.Migrate(ctx, db.DB, db.Dialect, component, shipped); err != nil {
+		t.Fatalf("shipped schema of %s: %v", component, err)
+	}
+	for i := range 2 {
+		if err := migrate(ctx); err != nil {
+			t.Fatalf("migrate %s (run %d) from the shipped schema: %v", component, i+1, err)
+		}
+	}
+	got, err := tenancy.SchemaVersion(ctx, db.DB, db.Dialect, component)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("%s schema version %d after migrating from the shipped schema, want %d", component, got, want)
+	}
+}
