@@ -38,6 +38,7 @@ func (s *Server) addResource(r resource.Resource, rs openapi.ResourceSchemas) er
 	}
 	read, create, update := scope.Of(r.Name, scope.Read), scope.Of(r.Name, scope.Create), scope.Of(r.Name, scope.Update)
 	name, one := r.Name, r.Singular
+	a := article(one)
 	closed := false
 	tools := []struct {
 		t     *sdk.Tool
@@ -58,33 +59,33 @@ func (s *Server) addResource(r resource.Resource, rs openapi.ResourceSchemas) er
 	}, {
 		t: &sdk.Tool{
 			Name:         "get_" + one,
-			Title:        "Get a " + one,
+			Title:        "Get " + a + " " + one,
 			Description:  fmt.Sprintf("Returns one %s of the organization by id. Requires scope %s.", one, read),
 			InputSchema:  json.RawMessage(getInput),
 			OutputSchema: rs.Record,
-			Annotations:  &sdk.ToolAnnotations{Title: "Get a " + one, ReadOnlyHint: true, OpenWorldHint: &closed},
+			Annotations:  &sdk.ToolAnnotations{Title: "Get " + a + " " + one, ReadOnlyHint: true, OpenWorldHint: &closed},
 		},
 		scope: read,
 		h:     s.getTool(name),
 	}, {
 		t: &sdk.Tool{
 			Name:         "create_" + one,
-			Title:        "Create a " + one,
-			Description:  fmt.Sprintf("Creates a %s in the organization and returns it. Each call creates a new record. Requires scope %s.", one, create),
+			Title:        "Create " + a + " " + one,
+			Description:  fmt.Sprintf("Creates %s %s in the organization and returns it. Each call creates a new record. Requires scope %s.", a, one, create),
 			InputSchema:  rs.Create,
 			OutputSchema: rs.Record,
-			Annotations:  &sdk.ToolAnnotations{Title: "Create a " + one, DestructiveHint: &closed, OpenWorldHint: &closed},
+			Annotations:  &sdk.ToolAnnotations{Title: "Create " + a + " " + one, DestructiveHint: &closed, OpenWorldHint: &closed},
 		},
 		scope: create,
 		h:     s.createTool(name),
 	}, {
 		t: &sdk.Tool{
 			Name:         "update_" + one,
-			Title:        "Update a " + one,
-			Description:  fmt.Sprintf("Changes the given fields of a %s (id required; fields not sent are left alone, null clears one) and returns it. Requires scope %s.", one, update),
+			Title:        "Update " + a + " " + one,
+			Description:  fmt.Sprintf("Changes the given fields of %s %s (id required; fields not sent are left alone, null clears one) and returns it. Requires scope %s.", a, one, update),
 			InputSchema:  updateInput,
 			OutputSchema: rs.Record,
-			Annotations:  &sdk.ToolAnnotations{Title: "Update a " + one, DestructiveHint: ptr(true), IdempotentHint: true, OpenWorldHint: &closed},
+			Annotations:  &sdk.ToolAnnotations{Title: "Update " + a + " " + one, DestructiveHint: ptr(true), IdempotentHint: true, OpenWorldHint: &closed},
 		},
 		scope: update,
 		h:     s.updateTool(name),
@@ -237,4 +238,12 @@ func unsupported(args map[string]json.RawMessage) error {
 		names = append(names, k)
 	}
 	return gatehouse.FieldsError(gatehouse.MsgUnsupportedFields, names...)
+}
+
+// article is "an" before a vowel, else "a".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }

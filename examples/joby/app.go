@@ -30,6 +30,7 @@ import (
 	"gatehouse.dev/idempotency/sqlidem"
 	"gatehouse.dev/internal/uuid"
 	"gatehouse.dev/keysui"
+	"gatehouse.dev/mcp"
 	"gatehouse.dev/ratelimit"
 	"gatehouse.dev/ratelimit/redislimit"
 	"gatehouse.dev/resource"
@@ -86,8 +87,12 @@ type config struct {
 	// WebhookLoopback lets webhooks target http:// URLs on loopback
 	// addresses and any port (tests and local development only).
 	WebhookLoopback bool
-	Logger          *slog.Logger
-	Now             func() time.Time
+	// PublicURL is the https base URL clients reach the API at, the
+	// servers URL of the ChatGPT Actions document: default
+	// https://127.0.0.1:8080.
+	PublicURL string
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // app is the assembled Joby API: the public handler (/v1, /healthz), the
@@ -117,6 +122,8 @@ type app struct {
 	sessions *demoSessions   // the demo login in front of it
 
 	openapi *openapi.Document // served at /v1/openapi.json
+	mcp     http.Handler      // /mcp: the MCP server, same key, limits and audit
+	actions *openapi.Handler  // /actions/openapi.json: the ChatGPT Actions document, no key needed
 }
 
 // jobTypes are the job types every new organization starts with.
@@ -383,6 +390,22 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	// request id → version → auth → audit → rate limit → registry (router,
 	// scope, idempotency, handler)
 	a.api = gatehouse.RequestID(tel.Middleware(versioner.Wrap(authn.Wrap(recorder.Wrap(limiter.Wrap(a.reg))))))
+	// AI agents: MCP behind the same key check (each tool call limited and
+	// audited as one request), and the Actions rendition of the document.
+	agents, err := mcp.New(mcp.Options{Registry: a.reg, Limiter: tel.Limiter(a.limiter), Audit: sink, ClientIP: clientIP, Logger: cfg.Logger, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	a.mcp = gatehouse.RequestID(tel.Middleware(versioner.Wrap(authn.Wrap(agents))))
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "https://127.0.0.1:8080"
+	}
+	actions, err := openapi.NewActions(openAPIOptions(a.reg, versioner), openapi.ActionsOptions{BaseURL: cfg.PublicURL})
+	if err != nil {
+		return nil, err
+	}
+	a.actions = openapi.NewHandler(openapi.HandlerOptions{Public: true, Logger: cfg.Logger})
+	a.actions.Set(actions)
 
 	// The admin actions trail lives in the database with the keys.
 	events, err := sqlaudit.NewEvents(sqlaudit.EventsOptions{DB: db, Dialect: dialect, Now: cfg.Now})
@@ -523,6 +546,10 @@ func (a *app) handler(withAdmin bool) http.Handler {
 			a.keysPage.ServeHTTP(w, r)
 		case a.sessions != nil && p == "/demo-login":
 			a.sessions.login(w, r)
+		case p == "/mcp":
+			a.mcp.ServeHTTP(w, r)
+		case p == actionsPath:
+			gatehouse.RequestID(a.actions).ServeHTTP(w, r)
 		default:
 			gatehouse.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				gatehouse.WriteError(w, r, nil, notFound)

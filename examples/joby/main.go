@@ -76,6 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	replicas := fs.Int("replicas", envInt(getenv, "REPLICAS", 1), "pods sharing Redis (per-pod fallback limit while Redis is down)")
 	trusted := fs.String("trusted-proxies", getenv("TRUSTED_PROXIES"), "comma-separated CIDRs or IPs of the proxies in front of the pods whose X-Forwarded-For is believed (empty: none)")
 	otelMode := fs.String("otel", envOr(getenv, "GATEHOUSE_OTEL", "none"), "telemetry export: none or stdout (spans and metrics as JSON)")
+	publicURL := fs.String("public-url", getenv("PUBLIC_URL"), "https base URL clients reach the API at (ChatGPT Actions servers URL; default https://<addr>)")
 	demo := fs.Bool("demo", false, "create a demo organization and API key and print them")
 	printOpenAPI := fs.Bool("openapi", false, "print the OpenAPI document and exit")
 	openAPIVersion := fs.String("openapi-version", "3.1", "OpenAPI version of -openapi: 3.1 or 3.0 (3.0.3)")
@@ -106,7 +107,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("-trusted-proxies: %w", err)
 	}
-	cfg := config{DB: *dbURL, AdminToken: adminToken, Redis: *redisURL, Replicas: *replicas, TrustedProxies: proxies, Logger: logger, PersistKeyring: *demo}
+	if *publicURL == "" {
+		*publicURL = "https://" + *addr
+	}
+	cfg := config{DB: *dbURL, AdminToken: adminToken, Redis: *redisURL, Replicas: *replicas, TrustedProxies: proxies, Logger: logger, PersistKeyring: *demo, PublicURL: *publicURL}
 	if v := getenv("GATEHOUSE_SECRET_KEYS"); v != "" {
 		k, err := gatehouse.ParseKeyring(v)
 		if err != nil {
@@ -187,6 +191,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if a.sessions != nil {
 			fmt.Fprintf(stdout, "\nAPI keys page on http://%s%s/ — log in once with (single use, valid 10 minutes):\n  http://%s%s\n", api, keysPath, api, a.sessions.link(demoOrgID))
 		}
+		fmt.Fprintln(stdout)
+		fmt.Fprintf(stdout, "MCP clients (Claude Desktop or Code, IDE agents, the Inspector), in their mcpServers configuration:\n  %s\n\n",
+			fmt.Sprintf(`{"mcpServers":{"joby":{"type":"http","url":"http://%s/mcp","headers":{"Authorization":"Bearer %s"}}}}`, api, demoKey.Reveal()))
+		fmt.Fprintf(stdout, "ChatGPT Action: import %s%s (served here at http://%s%s; Authentication: API key, Bearer)\n", *publicURL, actionsPath, api, actionsPath)
 	}
 	select {
 	case <-ctx.Done():

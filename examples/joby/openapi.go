@@ -20,8 +20,9 @@ import (
 // at GET /v1/openapi.json (any valid key; ?version=3.0 for OpenAPI 3.0.3)
 // and printed by `go run ./examples/joby -openapi`.
 
-// openAPIPath is where the document is served.
-const openAPIPath = "/v1/openapi.json"
+// openAPIPath is where the document is served; actionsPath serves its
+// ChatGPT Actions rendition without a key.
+const openAPIPath, actionsPath = "/v1/openapi.json", "/actions/openapi.json"
 
 // openAPIOptions describes what the example's chain does around the
 // registry (see newApp): the key headers, the version header, the

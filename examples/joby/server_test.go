@@ -22,6 +22,25 @@ func TestDemoServer(t *testing.T) {
 	if strings.Contains(out.String(), `"Name":"SELECT"`) {
 		t.Error("telemetry exported without -otel")
 	}
+	// The MCP client configuration it prints is JSON with the URL and the
+	// key's header; the Action document's URL is printed too.
+	var cfg struct {
+		MCPServers map[string]struct {
+			Type, URL string
+			Headers   map[string]string
+		} `json:"mcpServers"`
+	}
+	m := regexp.MustCompile(`(?m)^\s+(\{"mcpServers".*\})$`).FindStringSubmatch(out.String())
+	if m == nil || json.Unmarshal([]byte(m[1]), &cfg) != nil {
+		t.Fatalf("no MCP client configuration in:\n%s", out)
+	}
+	j := cfg.MCPServers["joby"]
+	if j.Type != "http" || !strings.HasSuffix(j.URL, "/mcp") || !strings.HasPrefix(j.Headers["Authorization"], "Bearer joby_live_") {
+		t.Errorf("MCP configuration %+v", j)
+	}
+	if !regexp.MustCompile(`ChatGPT Action: import https://127\.0\.0\.1:0/actions/openapi\.json`).MatchString(out.String()) {
+		t.Errorf("no Action document URL in:\n%s", out)
+	}
 }
 
 // TestDemoServerStdoutTelemetry runs the demo with -otel stdout: the spans
