@@ -137,10 +137,13 @@ func NewSQLTokens(db *sql.DB, d tenancy.Dialect) (*SQLTokens, error) {
 	}, nil
 }
 
-// Schema returns the DDL of the token table (idempotent).
-func (s *SQLTokens) Schema() []string {
+// Schema returns the DDL of the token table (idempotent), for services
+// that run migrations themselves.
+func (s *SQLTokens) Schema() []string { return tokenSchema(s.d) }
+
+func tokenSchema(d tenancy.Dialect) []string {
 	ts := "TEXT"
-	if s.d == tenancy.Postgres {
+	if d == tenancy.Postgres {
 		ts = "TIMESTAMPTZ"
 	}
 	return []string{`CREATE TABLE IF NOT EXISTS gatehouse_keysui_tokens (
@@ -151,9 +154,20 @@ func (s *SQLTokens) Schema() []string {
 )`, `CREATE INDEX IF NOT EXISTS gatehouse_keysui_tokens_expires_idx ON gatehouse_keysui_tokens (expires_at)`}
 }
 
-// Migrate creates the token table if it does not exist.
+// Component is the name under which the token table's schema versions are
+// recorded (tenancy.SchemaVersionsTable).
+const Component = "keysui"
+
+// Migrations returns the versions of the token table's schema, oldest
+// first, for tenancy.MigrateVersions: version 1 is [SQLTokens.Schema].
+func Migrations() []tenancy.Migration {
+	return []tenancy.Migration{{Version: 1, Description: "gatehouse_keysui_tokens", Statements: tokenSchema}}
+}
+
+// Migrate brings the token table to the last of [Migrations] with
+// tenancy.MigrateVersions.
 func (s *SQLTokens) Migrate(ctx context.Context) error {
-	if err := tenancy.Migrate(ctx, s.db, s.d, "keysui", s.Schema()); err != nil {
+	if err := tenancy.MigrateVersions(ctx, s.db, s.d, Component, Migrations()); err != nil {
 		return fmt.Errorf("keysui: %w", err)
 	}
 	return nil
