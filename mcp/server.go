@@ -476,17 +476,28 @@ func objectArgs(raw json.RawMessage) (map[string]json.RawMessage, error) {
 	return m, nil
 }
 
-// idArg removes and returns the "id" argument.
+// idArg removes and returns the "id" argument: a string, or an integer
+// (resources with integer ids) in its decimal form.
 func idArg(args map[string]json.RawMessage) (string, error) {
 	raw, ok := args["id"]
 	delete(args, "id")
+	raw = bytes.TrimSpace(raw)
 	var id string
-	if !ok || json.Unmarshal(raw, &id) != nil || id == "" {
-		msg := "is required"
-		if ok {
-			msg = "must be a string"
+	switch {
+	case !ok || len(raw) == 0 || bytes.Equal(raw, []byte("null")):
+		return "", gatehouse.InvalidFields(gatehouse.FieldError{Field: "id", Message: "is required"})
+	case raw[0] == '"':
+		if json.Unmarshal(raw, &id) != nil {
+			id = ""
 		}
-		return "", gatehouse.InvalidFields(gatehouse.FieldError{Field: "id", Message: msg})
+	case raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9':
+		var n json.Number
+		if json.Unmarshal(raw, &n) == nil {
+			id = n.String()
+		}
+	}
+	if id == "" {
+		return "", gatehouse.InvalidFields(gatehouse.FieldError{Field: "id", Message: "must be a string or an integer"})
 	}
 	return id, nil
 }

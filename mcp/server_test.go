@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"gatehouse.dev"
 	"gatehouse.dev/mcp"
+	"gatehouse.dev/resource"
 )
 
 func toolNames(t *testing.T, cs *sdk.ClientSession) []string {
@@ -296,6 +298,40 @@ func TestHTTP(t *testing.T) {
 		bad.Registry = nil
 		if _, err := mcp.New(bad); err == nil {
 			t.Error("New accepted bad options")
+		}
+	}
+}
+
+// TestIntegerIDs drives a resource whose ids are integers the database
+// makes: ids travel as JSON numbers (or their decimal strings).
+func TestIntegerIDs(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, mcp.Options{}, `CREATE TABLE parts (part_id INTEGER PRIMARY KEY, org TEXT NOT NULL, name TEXT)`, []resource.Resource{{
+		Name: "parts", IDColumn: "part_id", IDType: resource.IDInteger, OrgColumn: "org",
+		Created: resource.Timestamp{None: true}, Updated: resource.Timestamp{None: true},
+		Fields: []resource.Field{{Name: "name"}}, Filters: []string{"id"},
+	}})
+	key, _ := e.key(e.orgA, 100, "parts:read", "parts:create", "parts:update")
+	cs := e.connect(key)
+	p, isErr := call(t, cs, "create_part", map[string]any{"name": "bolt"})
+	id, ok := p["id"].(float64)
+	if isErr || !ok || id < 1 {
+		t.Fatalf("create: %v", p)
+	}
+	for _, arg := range []any{id, strconv.FormatFloat(id, 'f', -1, 64)} {
+		if g, isErr := call(t, cs, "get_part", map[string]any{"id": arg}); isErr || g["id"] != id {
+			t.Errorf("get %v: %v", arg, g)
+		}
+	}
+	if u, isErr := call(t, cs, "update_part", map[string]any{"id": id, "name": "nut"}); isErr || u["name"] != "nut" {
+		t.Errorf("update: %v", u)
+	}
+	if l, isErr := call(t, cs, "list_parts", map[string]any{"id": id}); isErr || len(l["data"].([]any)) != 1 {
+		t.Errorf("list: %v", l)
+	}
+	for _, bad := range []any{true, map[string]any{}, nil} {
+		if m, isErr := call(t, cs, "get_part", map[string]any{"id": bad}); !isErr || m["error"] != gatehouse.MsgInvalidFieldValues {
+			t.Errorf("id %v: %v", bad, m)
 		}
 	}
 }

@@ -68,12 +68,18 @@ type env struct {
 	orgB  string
 }
 
+const notesDDL = `CREATE TABLE notes (id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, title TEXT NOT NULL, email TEXT,
+	status TEXT, stars INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)`
+
 func newEnv(t *testing.T, opts mcp.Options) *env {
+	return newEnvWith(t, opts, notesDDL, notes())
+}
+
+func newEnvWith(t *testing.T, opts mcp.Options, ddl string, resources []resource.Resource) *env {
 	t.Helper()
 	ctx := context.Background()
 	db := dbtest.SQLite(t)
-	if _, err := db.Exec(`CREATE TABLE notes (id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, title TEXT NOT NULL, email TEXT,
-		status TEXT, stars INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)`); err != nil {
+	if _, err := db.Exec(ddl); err != nil {
 		t.Fatal(err)
 	}
 	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
@@ -81,7 +87,7 @@ func newEnv(t *testing.T, opts mcp.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := resource.New(resource.Options{DB: db, Resources: notes(), Keyring: keyring})
+	reg, err := resource.New(resource.Options{DB: db, Resources: resources, Keyring: keyring})
 	if err != nil {
 		t.Fatal(err)
 	}
