@@ -291,7 +291,7 @@ func (c *checker) resource(ctx context.Context, s *spec) error {
 		return err
 	}
 	if !t.exists {
-		c.problem("%s does not exist", where)
+		c.problem("%s does not exist (Registry.DDL writes CREATE TABLE statements for resources declared from scratch)", where)
 		return c.references(ctx, s)
 	}
 	written := map[string]bool{r.OrgColumn: true}

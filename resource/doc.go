@@ -97,5 +97,7 @@
 // The registry never alters the service's tables. [Registry.Migrate]
 // creates only the library's gatehouse_sequences table;
 // [Registry.IndexDDL] returns the indexes the list order and the indexed
-// filters ([Resource.IndexedFilters]) need, for the service's migrations.
+// filters ([Resource.IndexedFilters]) need, for the service's migrations;
+// [Registry.DDL] writes CREATE TABLE statements (and those indexes) for
+// resources declared from scratch.
 package resource

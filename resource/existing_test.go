@@ -84,8 +84,25 @@ func existingResources() []resource.Resource {
 
 func newExistingEnv(t *testing.T, db dbtest.DB) *env {
 	t.Helper()
-	existingDDL(t, db)
-	e := newEnv(t, db, func(o *resource.Options) {
+	return newExistingEnvFrom(t, db, false)
+}
+
+// newExistingEnvFrom is newExistingEnv; with fromDDL the resources' tables
+// are created by Registry.DDL (categories, not a resource, by hand).
+func newExistingEnvFrom(t *testing.T, db dbtest.DB, fromDDL bool) *env {
+	t.Helper()
+	if fromDDL {
+		serial := "INTEGER PRIMARY KEY"
+		if db.Dialect == tenancy.Postgres {
+			serial = "bigserial PRIMARY KEY"
+		}
+		if _, err := db.DB.Exec(`CREATE TABLE categories (category_id ` + serial + `, name TEXT NOT NULL)`); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		existingDDL(t, db)
+	}
+	e := newEnvFrom(t, db, fromDDL, func(o *resource.Options) {
 		o.Resources = existingResources()
 		o.Keyring = testKeyring(t, "k1")
 	})
@@ -104,12 +121,24 @@ func ids(recs []map[string]any) []any {
 }
 
 // TestExistingTables serves tables the service already has, without views
-// or added columns, on both databases.
+// or added columns, on both databases; and the same declarations over
+// tables created by Registry.DDL.
 func TestExistingTables(t *testing.T) {
 	t.Parallel()
+	t.Run("existing tables", func(t *testing.T) {
+		t.Parallel()
+		testExistingTables(t, false)
+	})
+	t.Run("tables from DDL", func(t *testing.T) {
+		t.Parallel()
+		testExistingTables(t, true)
+	})
+}
+
+func testExistingTables(t *testing.T, fromDDL bool) {
 	dbtest.Databases(t, func(t *testing.T, db dbtest.DB) {
 		t.Parallel()
-		e := newExistingEnv(t, db)
+		e := newExistingEnvFrom(t, db, fromDDL)
 		const org, other = "org-1", "org-2"
 		if _, err := db.DB.Exec(`INSERT INTO categories (name) VALUES ('Tools'), ('Toys')`); err != nil {
 			t.Fatal(err)
@@ -310,6 +339,34 @@ func TestIDTypesInChange(t *testing.T) {
 		last := e.writes[len(e.writes)-1]
 		if last.ID != strconv.FormatInt(int64(r["id"].(float64)), 10) || last.Record["id"] != int64(r["id"].(float64)) {
 			t.Errorf("Change.ID %q, Record[id] %#v; created %v", last.ID, last.Record["id"], r["id"])
+		}
+	})
+}
+
+// TestDataAPIWithIntegerIDs: the Go-level data API parses ids by the
+// resource's id type, as the REST paths do.
+func TestDataAPIWithIntegerIDs(t *testing.T) {
+	t.Parallel()
+	dbtest.Databases(t, func(t *testing.T, db dbtest.DB) {
+		t.Parallel()
+		e := newExistingEnv(t, db)
+		a := e.mustCreate("products", `{"name":"a"}`, "org-data")
+		b := e.mustCreate("products", `{"name":"b"}`, "org-data")
+		ctx := scopeCtx(tenancy.NewContext(context.Background(), "org-data"), e.all)
+		key := func(m map[string]any) string { return strconv.FormatInt(int64(m["id"].(float64)), 10) }
+		rec, err := e.reg.Get(ctx, "products", key(a))
+		if err != nil || rec.Get("id") != int64(a["id"].(float64)) {
+			t.Fatalf("Get = %v, %v", rec.Map(), err)
+		}
+		if _, err := e.reg.Get(ctx, "products", "0"+key(a)); err == nil {
+			t.Error("Get of a non-canonical id found a record")
+		}
+		many, err := e.reg.GetMany(ctx, "products", []string{key(b), "abc", "0" + key(a), key(a), key(b)})
+		if err != nil || len(many) != 2 || many[0].Get("name") != "b" || many[1].Get("name") != "a" {
+			t.Fatalf("GetMany = %v, %v", many, err)
+		}
+		if _, err := e.reg.List(ctx, "notes", resource.ListQuery{CreatedAfter: time.Now()}); err == nil || !strings.Contains(err.Error(), "Unsupported filters") {
+			t.Errorf("List with created_after on a table without creation time = %v", err)
 		}
 	})
 }

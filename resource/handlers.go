@@ -167,17 +167,7 @@ func (rg *Registry) nextCursor(ctx context.Context, s *spec, scope []byte, rec r
 // the position when one is given, one row more than the limit to tell
 // whether there are more.
 func (rg *Registry) page(ctx context.Context, s *spec, q ListQuery, after *position) ([]record, bool, error) {
-	where := s.conds(q)
-	if after != nil {
-		where = append(where, s.keysetCond(*after))
-	}
-	rows, err := s.table.Select(ctx, rg.db, tenancy.Query{
-		Columns: s.columns,
-		Where:   where,
-		OrderBy: s.order(),
-		Limit:   q.Limit + 1,
-		Offset:  q.Offset,
-	})
+	rows, err := s.table.Select(ctx, rg.db, s.listQuery(q, after))
 	if err != nil {
 		return nil, false, fmt.Errorf("resource: list %s: %w", s.res.Name, err)
 	}
@@ -206,6 +196,23 @@ func (rg *Registry) page(ctx context.Context, s *spec, q ListQuery, after *posit
 		return out[:q.Limit], true, nil
 	}
 	return out, false, nil
+}
+
+// listQuery is the statement of a list page: the filters of q, after the
+// position when one is given, in the list order, one row more than the
+// limit to tell whether there are more.
+func (s *spec) listQuery(q ListQuery, after *position) tenancy.Query {
+	where := s.conds(q)
+	if after != nil {
+		where = append(where, s.keysetCond(*after))
+	}
+	return tenancy.Query{
+		Columns: s.columns,
+		Where:   where,
+		OrderBy: s.order(),
+		Limit:   q.Limit + 1,
+		Offset:  q.Offset,
+	}
 }
 
 // record converts the scanned values of s.columns to a record.

@@ -225,8 +225,8 @@ type Resource struct {
 	// host indexes for: the registry recommends an index on
 	// (organization, filter, created DESC, id DESC) for each, so that a
 	// filtered list reads only its page, already in order.
-	// [Registry.IndexDDL] emits it and [Registry.Check] warns when it is
-	// missing. Each index slows writes a little, so
+	// [Registry.IndexDDL] and [Registry.DDL] emit it and [Registry.Check]
+	// warns when it is missing. Each index slows writes a little, so
 	// indexes are opt-in.
 	IndexedFilters []string
 }

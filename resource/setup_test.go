@@ -150,6 +150,8 @@ type env struct {
 	now func() time.Time
 	// logs captures the registry's log.
 	logs *syncBuffer
+	// fromDDL: the tables were created by Registry.DDL.
+	fromDDL bool
 	// writes records the changes OnWrite saw; failWrite makes it fail.
 	mu        sync.Mutex
 	writes    []resource.Change
@@ -158,8 +160,20 @@ type env struct {
 
 func newEnv(t testing.TB, db dbtest.DB, mod func(*resource.Options)) *env {
 	t.Helper()
+	return newEnvFrom(t, db, false, mod)
+}
+
+// newEnvFrom is newEnv; with fromDDL the resources' tables are created by
+// Registry.DDL instead of the hand-written ddl (job_types, which is not a
+// resource, is created by hand either way).
+func newEnvFrom(t testing.TB, db dbtest.DB, fromDDL bool, mod func(*resource.Options)) *env {
+	t.Helper()
 	ctx := context.Background()
-	for _, s := range ddl(db.Dialect) {
+	stmts := ddl(db.Dialect)
+	if fromDDL {
+		stmts = stmts[:1]
+	}
+	for _, s := range stmts {
 		if _, err := db.DB.ExecContext(ctx, s); err != nil {
 			t.Fatal(err)
 		}
@@ -191,6 +205,18 @@ func newEnv(t testing.TB, db dbtest.DB, mod func(*resource.Options)) *env {
 	}
 	if err := reg.Migrate(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if fromDDL {
+		tables, err := reg.DDL(db.Dialect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range tables {
+			if _, err := db.DB.ExecContext(ctx, s); err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
+		}
+		e.fromDDL = true
 	}
 	for _, s := range reg.IndexDDL() {
 		if _, err := db.DB.ExecContext(ctx, s); err != nil {

@@ -41,7 +41,9 @@ func resources() []resource.Resource {
 					text("notes"),
 				}),
 			Filters: []string{"id", "lead_number", "status", "phone", "email", "client_id"},
-			Search:  []string{"first_name", "last_name", "phone", "email"},
+			// status=… lists read their page from an index of their own.
+			IndexedFilters: []string{"status"},
+			Search:         []string{"first_name", "last_name", "phone", "email"},
 		},
 		{
 			Name: "clients", Singular: "client",
