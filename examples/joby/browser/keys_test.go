@@ -258,6 +258,23 @@ func TestKeysPage(t *testing.T) {
 		t.Fatalf("after reload: %s", body)
 	}
 
+	// Back from the list to the result page never shows the key again
+	// (the page is no-store: it is re-posted, or not shown at all).
+	run(t, ctx, "done", chromedp.Navigate(keys), chromedp.WaitVisible(chromedp.ID("create-key")))
+	// Chromium refuses to show a no-store POST result from history
+	// (net::ERR_CACHE_MISS); re-posting would answer "already created".
+	if err := chromedp.Do(ctx, chromedp.NavigateBack()); err != nil && !strings.Contains(err.Error(), "ERR_CACHE_MISS") {
+		t.Fatalf("Back: %v", err)
+	}
+	body = get(t, ctx, "body after Back", chromedp.Evaluate[string](`document.documentElement.outerHTML`))
+	if strings.Contains(body, raw) {
+		t.Fatal("Back showed the key again")
+	}
+	run(t, ctx, "list", chromedp.Navigate(keys), chromedp.WaitVisible(chromedp.ID("create-key")))
+	if n := get(t, ctx, "keys", chromedp.Evaluate[int](`document.querySelectorAll("tr[data-key-id]").length`)); n != 2 {
+		t.Fatalf("%d keys after reload and Back, want 2 (the demo key and Zapier)", n)
+	}
+
 	// Rotate with a grace of an hour: both keys work.
 	detail := func(name string) {
 		t.Helper()
