@@ -181,12 +181,20 @@ func (h *Handler) routes() {
 	notFound := gatehouse.NewError(http.StatusNotFound, gatehouse.MsgNotFound)
 	h.mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) { h.fail(w, r, notFound) })
 	h.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { h.fail(w, r, notFound) })
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.fail(w, r, notFound) })
 }
 
-// ServeHTTP authorizes the request and routes it.
+// ServeHTTP authorizes the request and routes it. A path that is not
+// clean ([gatehouse.CleanPath]: "//", "." or ".." segments, an encoded '/')
+// or matches no route is 404 "Not found" in the JSON error shape, never a
+// redirect or plain text.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := h.opts.Authorize(r); err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	if !gatehouse.CleanPath(r.URL.EscapedPath()) {
+		h.fail(w, r, gatehouse.NewError(http.StatusNotFound, gatehouse.MsgNotFound))
 		return
 	}
 	gatehouse.RecordRoute(h.mux).ServeHTTP(w, r)

@@ -417,3 +417,25 @@ func TestKeyCreateNoStore(t *testing.T) {
 		t.Errorf("read: Cache-Control %q", got)
 	}
 }
+
+// TestUncleanPathsJSON404 (issue 13, "/admin%2forgs/… and /admin//orgs/…
+// answer plain-text 404 / HTML 307"): the handler answers them, and any
+// path outside its prefix, with the JSON 404.
+func TestUncleanPathsJSON404(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	org := e.org(true)
+	for _, p := range []string{
+		"/admin%2forgs/" + org, "/admin//orgs/" + org, "/admin/orgs//" + org, "/admin/./orgs/" + org,
+		"/admin/orgs/x/../" + org, "/admin/orgs%2F" + org, "/admin%2Forgs", "/elsewhere", "/admin/orgs/" + org + "/api-keys/",
+	} {
+		for _, method := range []string{"GET", "POST", "PATCH", "DELETE"} {
+			if r := e.do(method, p, ""); r.Code != 404 || r.Body["error"] != "Not found" {
+				t.Errorf("%s %s: %d %s", method, p, r.Code, r.Raw)
+			}
+		}
+	}
+	if r := e.do("GET", "/admin/orgs/"+org, ""); r.Code != 200 {
+		t.Fatalf("clean path: %d %s", r.Code, r.Raw)
+	}
+}

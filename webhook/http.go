@@ -497,6 +497,10 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.s.fail(w, r, err)
 		return
 	}
+	if !gatehouse.CleanPath(r.URL.EscapedPath()) {
+		h.s.fail(w, r, errNotFound) // not ServeMux's redirect
+		return
+	}
 	gatehouse.RecordRoute(h.mux).ServeHTTP(w, r)
 }
 

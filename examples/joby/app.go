@@ -454,10 +454,11 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 			return nil, err
 		}
 		mux := http.NewServeMux()
+		mux.Handle("/admin", ah) // not ServeMux's redirect to /admin/
 		mux.Handle("/admin/", ah)
 		mux.Handle("/admin/orgs/{org_id}/webhooks", wh)
 		mux.Handle("/admin/orgs/{org_id}/webhooks/", wh)
-		a.admin = gatehouse.RequestID(mux)
+		a.admin = gatehouse.RequestID(gatehouse.StrictPaths(mux))
 	}
 	ok = true
 	return a, nil
