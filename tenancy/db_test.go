@@ -260,3 +260,48 @@ func TestOnDatabases(t *testing.T) {
 		})
 	})
 }
+
+// TestCondCannotWiden (issue 13, "tenancy.Cond's doc promises the
+// organization predicate can't be widened, but Cond{SQL: "1=1) OR (1=1"}
+// does"): a condition that would close the parentheses around it, or hide
+// a parenthesis from the check in a comment, dollar quote or E'…' literal,
+// is refused before it runs; a well-formed OR stays inside the caller's
+// organization.
+func TestCondCannotWiden(t *testing.T) {
+	t.Parallel()
+	dbtest.Databases(t, func(t *testing.T, db dbtest.DB) {
+		t.Parallel()
+		tbl := createItems(t, db)
+		ctxA := tenancy.NewContext(context.Background(), orgA)
+		ctxB := tenancy.NewContext(context.Background(), orgB)
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		insertItem(t, ctxA, db.DB, tbl, "a1", now)
+		insertItem(t, ctxB, db.DB, tbl, "b1", now)
+		for _, sql := range []string{
+			"1=1) OR (1=1",
+			"1=1)) OR ((1=1",
+			"(1=1",
+			"1=1 --",
+			"1=1 /* ) OR (1=1 */",
+			"1=1; DELETE FROM items",
+			"$$($$ 1=1) OR (1=1 $$)$$",
+			`name = E'\'' OR (1=1) OR '' = ''`,
+			"name = 'a",
+			`"name = 1`,
+		} {
+			_, err := tbl.Select(ctxA, db.DB, tenancy.Query{Columns: []string{"name"}, Where: []tenancy.Cond{{SQL: sql}}})
+			if err == nil {
+				t.Errorf("%q accepted", sql)
+			}
+		}
+		// Parentheses inside literals and identifiers do not count; an OR
+		// stays within the organization.
+		got := names(t, ctxA, db.DB, tbl, tenancy.Cond{SQL: `name = ')' OR "name" = '(' OR 1=1`}, tenancy.Cond{SQL: "(num IS NULL) OR (num > ?)", Args: []any{1}})
+		if !slices.Equal(got, []string{"a1"}) {
+			t.Fatalf("OR inside a condition: %v", got)
+		}
+		if got := names(t, ctxA, db.DB, tbl, tenancy.Contains(db.Dialect, []string{"name"}, ") OR (1=1")); len(got) != 0 {
+			t.Fatalf("Contains: %v", got)
+		}
+	})
+}

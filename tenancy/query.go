@@ -32,10 +32,19 @@ var (
 )
 
 // Cond is one condition of a WHERE clause: SQL with '?' placeholders and
-// their arguments. [Table.Select] puts each condition in parentheses after
-// the organization predicate, so an OR inside a condition never widens the
-// query beyond the caller's organization. Build conditions with [Eq], [Gte],
-// [Lt] and [Contains], which quote their column names.
+// their arguments.
+//
+// SQL is trusted developer SQL, never client input: values from a request
+// go in Args, and conditions on request data are built with [Eq], [Gte],
+// [Lt] and [Contains], which quote their column names and bind their
+// values. What [Table.Select] guarantees is only that the organization
+// predicate comes first and each condition is ANDed to it inside its own
+// parentheses, so an OR inside a condition cannot widen the query beyond
+// the caller's organization. To keep a mistake from undoing that, a
+// condition whose parentheses do not balance outside quoted literals and
+// identifiers ("1=1) OR (1=1"), or which holds a comment ("--", "/*"), a
+// ';', a '$' or a prefixed string literal (E'…', whose backslash escapes
+// would hide a quote), is refused with an error before anything runs.
 type Cond struct {
 	SQL  string
 	Args []any
@@ -278,6 +287,9 @@ func (t Table) SelectSQL(ctx context.Context, q Query) (string, []any, error) {
 		if strings.TrimSpace(c.SQL) == "" {
 			return "", nil, fmt.Errorf("tenancy: select from %s: empty condition", t.Name)
 		}
+		if err := checkCond(c.SQL); err != nil {
+			return "", nil, fmt.Errorf("tenancy: select from %s: condition %q: %w", t.Name, c.SQL, err)
+		}
 		b.WriteString(" AND (")
 		b.WriteString(c.SQL)
 		b.WriteString(")")
@@ -310,6 +322,55 @@ func (t Table) SelectSQL(ctx context.Context, q Query) (string, []any, error) {
 		args = append(args, q.Offset)
 	}
 	return p.d.Rebind(b.String()), args, nil
+}
+
+// checkCond refuses condition SQL that could reach outside the
+// parentheses [Table.SelectSQL] puts it in: parentheses that do not
+// balance outside quoted literals and identifiers, comments, statement
+// separators, dollar quoting and prefixed string literals.
+func checkCond(s string) error {
+	depth := 0
+	var quote byte // '\'' or '"' while inside a quoted literal or identifier
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if quote != 0 {
+			if c == quote {
+				quote = 0 // a doubled quote closes and reopens: same result
+			}
+			continue
+		}
+		switch c {
+		case '\'', '"':
+			if c == '\'' && i > 0 && isIdentByte(s[i-1]) {
+				return errors.New("prefixed string literals are not allowed")
+			}
+			quote = c
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth < 0 {
+				return errors.New("unbalanced parentheses")
+			}
+		case ';', '$':
+			return fmt.Errorf("%q is not allowed outside quotes", c)
+		case '-', '/':
+			if i+1 < len(s) && (c == '-' && s[i+1] == '-' || c == '/' && s[i+1] == '*') {
+				return errors.New("comments are not allowed")
+			}
+		}
+	}
+	if quote != 0 {
+		return errors.New("unterminated quote")
+	}
+	if depth != 0 {
+		return errors.New("unbalanced parentheses")
+	}
+	return nil
+}
+
+func isIdentByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_'
 }
 
 // countPlaceholders counts '?' outside single-quoted string literals, as
