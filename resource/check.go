@@ -471,7 +471,9 @@ func (c *checker) orgColumn(where string, cl *column) {
 		return
 	}
 	switch {
-	case pgText(cl, 0), cl.typ == "uuid", cl.typ == "bigint", cl.typ == "integer":
+	case pgText(cl, 0), cl.typ == "uuid":
+	case cl.typ == "bigint", cl.typ == "integer":
+		c.warn("%s: column %s (the organization) is %s: every organization id must be an integer (the database refuses others with an error)", where, cl.name, cl.typ)
 	default:
 		c.problem("%s: column %s (the organization) is %s; organization ids need text, varchar, uuid, bigint or integer", where, cl.name, cl.typ)
 	}
