@@ -149,7 +149,7 @@ func (h *Handler) createOrg(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, gatehouse.InvalidFields(details...))
 		return
 	}
-	now := h.opts.Now().UTC()
+	now := h.now()
 	o, err := h.opts.Orgs.CreateOrg(r.Context(), auth.Org{ID: uuid.New(), Name: name, CreatedAt: now, UpdatedAt: now})
 	if err != nil {
 		h.fail(w, r, fmt.Errorf("admin: create org: %w", err))
@@ -190,7 +190,7 @@ func (h *Handler) patchOrg(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, gatehouse.InvalidFields(gatehouse.FieldError{Field: "api_enabled", Message: "must be a boolean"}))
 		return
 	}
-	o, err = h.opts.Orgs.SetAPIEnabled(r.Context(), o.ID, on, h.opts.Now().UTC())
+	o, err = h.opts.Orgs.SetAPIEnabled(r.Context(), o.ID, on, h.now())
 	if err != nil {
 		h.fail(w, r, storeErr(err))
 		return
@@ -244,7 +244,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	now := h.opts.Now().UTC()
+	now := h.now()
 	var details []gatehouse.FieldError
 	name, _ := parseName(m["name"], true, &details)
 	scopes, _ := h.parseScopes(m["scopes"], true, &details)
@@ -288,7 +288,7 @@ func (h *Handler) patchKey(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, gatehouse.NewError(http.StatusBadRequest, gatehouse.MsgNoFieldsToUpdate))
 		return
 	}
-	now := h.opts.Now().UTC()
+	now := h.now()
 	var u auth.KeyUpdate
 	var details []gatehouse.FieldError
 	if raw, ok := m["name"]; ok {
@@ -415,7 +415,7 @@ func (h *Handler) RotateKeyAs(ctx context.Context, actor, orgID, keyID string, g
 	if grace < 0 || grace > auth.MaxRotationGrace {
 		return auth.Rotation{}, gatehouse.InvalidFields(gatehouse.FieldError{Field: "grace_seconds", Message: graceMessage})
 	}
-	rot, err := auth.RotateKey(ctx, h.opts.Keys, h.opts.KeyPrefix, orgID, keyID, grace, h.opts.Now().UTC())
+	rot, err := auth.RotateKey(ctx, h.opts.Keys, h.opts.KeyPrefix, orgID, keyID, grace, h.now())
 	if err != nil {
 		return auth.Rotation{}, storeErr(err)
 	}
@@ -635,7 +635,7 @@ func parseExpiry(raw json.RawMessage, now time.Time, details *[]gatehouse.FieldE
 // the limit at least 1 and capped (0 means the default), the expiry in the
 // future. The raw key is returned once; only its hash is stored.
 func (h *Handler) IssueKey(ctx context.Context, orgID, name string, scopes scope.Set, ratePerMinute int, expiresAt *time.Time) (auth.RawKey, auth.Key, error) {
-	now := h.opts.Now().UTC()
+	now := h.now()
 	var details []gatehouse.FieldError
 	nameJSON, _ := json.Marshal(name)
 	name, _ = parseName(nameJSON, true, &details)
@@ -689,7 +689,7 @@ func (h *Handler) RevokeKeyAs(ctx context.Context, actor, orgID, keyID string) (
 		return auth.Key{}, storeErr(err)
 	}
 	wasRevoked := k.Revoked()
-	k, err = h.opts.Keys.RevokeKey(ctx, orgID, keyID, h.opts.Now().UTC())
+	k, err = h.opts.Keys.RevokeKey(ctx, orgID, keyID, h.now())
 	if err != nil {
 		return auth.Key{}, storeErr(err)
 	}
@@ -830,3 +830,8 @@ func (h *Handler) listOrgs(w http.ResponseWriter, r *http.Request) {
 	}
 	gatehouse.WriteJSON(w, http.StatusOK, page)
 }
+
+// now is the time of a write: Options.Now in UTC, truncated to the
+// microseconds both SQL stores keep, so that what a write answers equals
+// what a later read answers.
+func (h *Handler) now() time.Time { return h.opts.Now().UTC().Truncate(time.Microsecond) }
