@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gatehouse.dev"
@@ -83,7 +84,7 @@ type Options struct {
 // Handler serves the admin API. Create it with [New].
 type Handler struct {
 	opts  Options
-	known scope.Set
+	known atomic.Pointer[scope.Set]
 	mux   *http.ServeMux
 }
 
@@ -137,9 +138,29 @@ func New(opts Options) (*Handler, error) {
 			return nil, fmt.Errorf("admin: Options.Scopes: %w", err)
 		}
 	}
-	h := &Handler{opts: opts, known: scope.NewSet(opts.Scopes...), mux: http.NewServeMux()}
+	h := &Handler{opts: opts, mux: http.NewServeMux()}
+	known := scope.NewSet(opts.Scopes...)
+	h.known.Store(&known)
 	h.routes()
 	return h, nil
+}
+
+// AddScopes adds scopes that keys may be given from now on, for example
+// those of the host's own handlers protected with gatehouse.dev/stack's
+// Protect. It is safe to call while the handler serves requests.
+func (h *Handler) AddScopes(scopes ...scope.Scope) error {
+	for _, s := range scopes {
+		if _, err := scope.Parse(string(s)); err != nil {
+			return fmt.Errorf("admin: AddScopes: %w", err)
+		}
+	}
+	for {
+		old := h.known.Load()
+		next := scope.NewSet(append(old.Scopes(), scopes...)...)
+		if h.known.CompareAndSwap(old, &next) {
+			return nil
+		}
+	}
 }
 
 type route struct {

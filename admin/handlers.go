@@ -540,7 +540,7 @@ func (h *Handler) parseScopes(raw json.RawMessage, required bool, details *[]gat
 	list := make([]scope.Scope, 0, len(ss))
 	for _, s := range ss {
 		sc := scope.Scope(s)
-		if !h.known.Has(sc) {
+		if !h.known.Load().Has(sc) {
 			unknown = append(unknown, s)
 			continue
 		}
@@ -641,7 +641,7 @@ func (h *Handler) IssueKey(ctx context.Context, orgID, name string, scopes scope
 	name, _ = parseName(nameJSON, true, &details)
 	if scopes.Len() == 0 {
 		details = append(details, gatehouse.FieldError{Field: "scopes", Message: "must hold at least one scope"})
-	} else if missing := h.known.Missing(scopes.Scopes()...); len(missing) > 0 {
+	} else if missing := h.known.Load().Missing(scopes.Scopes()...); len(missing) > 0 {
 		names := make([]string, len(missing))
 		for i, m := range missing {
 			names[i] = string(m)
@@ -707,7 +707,7 @@ func (h *Handler) Limits() (def, max int) {
 }
 
 // Scopes returns the scopes a key may be given, sorted.
-func (h *Handler) Scopes() []scope.Scope { return h.known.Scopes() }
+func (h *Handler) Scopes() []scope.Scope { return h.known.Load().Scopes() }
 
 // Keys returns the key store of the handler.
 func (h *Handler) Keys() auth.KeyStore { return h.opts.Keys }

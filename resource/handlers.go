@@ -123,7 +123,7 @@ func (rg *Registry) list(s *spec) http.Handler {
 			return
 		}
 		if p.next != "" {
-			w.Header().Set("Link", "<"+nextLink(r.URL, p.next)+`>; rel="next"`)
+			w.Header().Set("Link", "<"+rg.publicURL+nextLink(r.URL, p.next)+`>; rel="next"`)
 		}
 		rg.writeList(w, r, q, p.recs, p.more, p.next)
 	})
@@ -492,7 +492,7 @@ func (rg *Registry) commit(ctx context.Context, tx *sql.Tx, s *spec, c change) (
 	}
 	resp := Response{Status: c.status, Header: jsonHeader(), Body: body}
 	if c.op == OpCreated {
-		resp.Header.Set("Location", s.path+"/"+c.id)
+		resp.Header.Set("Location", rg.publicURL+s.path+"/"+c.id)
 	}
 	for _, h := range commitHooks(ctx) {
 		hc := resp

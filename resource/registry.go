@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -163,6 +164,13 @@ type Options struct {
 	Protected []string
 	// MaxBodyBytes bounds request bodies: default 1 MiB.
 	MaxBodyBytes int64
+	// PublicURL, when set, is the absolute URL the routes are reached at
+	// without their Prefix ("https://api.example.com", or
+	// "https://example.com/developer" when the host mounts the registry
+	// under /developer with http.StripPrefix). It starts the Location of a
+	// create and the Link of a list, which are otherwise relative paths
+	// ("/v1/leads/…"). No trailing slash.
+	PublicURL string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now defaults to time.Now.
@@ -184,6 +192,7 @@ type Registry struct {
 	now       func() time.Time
 	onWrite   func(ctx context.Context, tx *sql.Tx, c Change) error
 	keyring   *gatehouse.Keyring
+	publicURL string
 	specs     []*spec
 	routes    []Route
 	scopes    []scope.Scope
@@ -200,17 +209,18 @@ func New(opts Options) (*Registry, error) {
 		return nil, errors.New("resource: Options.DB is required")
 	}
 	rg := &Registry{
-		db:      opts.DB,
-		dialect: opts.Dialect,
-		prefix:  opts.Prefix,
-		version: opts.Version,
-		limits:  opts.Limits.withDefaults(),
-		maxBody: opts.MaxBodyBytes,
-		logger:  opts.Logger,
-		now:     opts.Now,
-		onWrite: opts.OnWrite,
-		keyring: opts.Keyring,
-		wrap:    slices.Clone(opts.Middleware),
+		db:        opts.DB,
+		dialect:   opts.Dialect,
+		prefix:    opts.Prefix,
+		version:   opts.Version,
+		limits:    opts.Limits.withDefaults(),
+		maxBody:   opts.MaxBodyBytes,
+		logger:    opts.Logger,
+		now:       opts.Now,
+		onWrite:   opts.OnWrite,
+		keyring:   opts.Keyring,
+		publicURL: opts.PublicURL,
+		wrap:      slices.Clone(opts.Middleware),
 	}
 	if rg.dialect == 0 {
 		d, err := tenancy.DialectOf(opts.DB)
@@ -230,6 +240,10 @@ func New(opts Options) (*Registry, error) {
 	}
 	if rg.version == "" {
 		rg.version = DefaultVersion
+	}
+	if u, err := url.Parse(rg.publicURL); rg.publicURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") ||
+		u.Host == "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(rg.publicURL, "/")) {
+		return nil, fmt.Errorf("resource: Options.PublicURL %q must be an http(s) URL without query, fragment or trailing slash", rg.publicURL)
 	}
 	if l := rg.limits; l.DefaultLimit > l.MaxLimit {
 		return nil, fmt.Errorf("resource: Limits.DefaultLimit %d is above MaxLimit %d", l.DefaultLimit, l.MaxLimit)

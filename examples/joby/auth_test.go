@@ -232,7 +232,7 @@ func testSecretsNeverStoredOrLogged(t *testing.T, a *api) {
 	a.key(key, "GET", "/v1/leads", "")
 	a.auditOf(org, id, func(l []map[string]any) bool { return len(l) >= 3 })
 	var redisDump strings.Builder
-	if rc := a.app.redis; rc != nil {
+	if rc := a.app.Redis(); rc != nil {
 		ctx := context.Background()
 		iter := rc.Scan(ctx, 0, "*"+org+"*", 100).Iterator()
 		n := 0
@@ -246,7 +246,7 @@ func testSecretsNeverStoredOrLogged(t *testing.T, a *api) {
 			t.Fatalf("no audit keys of the organization found in Redis (%d keys)", n)
 		}
 	}
-	if err := a.app.close(); err != nil { // checkpoint the WAL into the file
+	if err := a.app.Close(); err != nil { // checkpoint the WAL into the file
 		t.Fatal(err)
 	}
 	secret := key[strings.LastIndexByte(key, '_')+1:]

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,18 +16,24 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse.dev"
 	"gatehouse.dev/internal/dbtest"
+	"gatehouse.dev/stack"
+	"gatehouse.dev/tenancy"
+	"gatehouse.dev/webhook"
 )
 
 const testAdminToken = "test-admin-token-0123456789abcdefghijklmnopqrstuvwxyz"
 
 // api is the example's own handler with helpers to call it.
 type api struct {
-	t    testing.TB
-	app  *app
-	h    http.Handler
-	logs *syncBuffer
-	path string // SQLite file, if any
+	t       testing.TB
+	app     *app
+	h       http.Handler
+	logs    *syncBuffer
+	path    string // SQLite file, if any
+	db      *sql.DB
+	dialect tenancy.Dialect
 }
 
 type syncBuffer struct {
@@ -48,17 +55,20 @@ func (s *syncBuffer) String() string {
 
 func newAPI(t testing.TB, dbURL string) *api {
 	t.Helper()
-	return newAPIWith(t, config{DB: dbURL})
+	return newAPIWith(t, stack.Options{DatabaseURL: dbURL})
 }
 
 // newAPIWith builds the example from cfg (the admin token and a capturing
 // logger are filled in).
-func newAPIWith(t testing.TB, cfg config) *api {
+func newAPIWith(t testing.TB, cfg stack.Options) *api {
 	t.Helper()
 	logs := &syncBuffer{}
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.AdminToken = testAdminToken
-	a, err := newApp(context.Background(), cfg)
+	if cfg.Keyring == nil {
+		cfg.Keyring = testKeyring(t)
+	}
+	a, err := newApp(context.Background(), cfg, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,14 +76,28 @@ func newAPIWith(t testing.TB, cfg config) *api {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = a.run(ctx)
+		_ = a.Run(ctx)
 	}()
 	t.Cleanup(func() {
 		cancel()
 		<-done
-		_ = a.close()
+		_ = a.Close()
 	})
-	return &api{t: t, app: a, h: a.handler(true), logs: logs}
+	db, dialect := a.DB()
+	return &api{t: t, app: a, h: a.handler(a.Handler()), logs: logs, db: db, dialect: dialect}
+}
+
+// loopbackWebhooks lets webhooks reach the tests' receivers on
+// http://127.0.0.1:<any port>.
+var loopbackWebhooks = webhook.Options{AllowLoopback: true, AllowHTTP: true, AllowAnyPort: true}
+
+// testKeyring is what GATEHOUSE_SECRET_KEYS gives a deployment.
+func testKeyring(t testing.TB) *gatehouse.Keyring {
+	k, err := gatehouse.NewKeyring(gatehouse.GenerateSecret("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 func sqliteAPI(t testing.TB) *api {
@@ -88,7 +112,7 @@ func sqliteAPI(t testing.TB) *api {
 func redisAPI(t testing.TB) *api {
 	dbtest.Redis(t) // skip or fail when Redis is unreachable
 	path := filepath.Join(t.TempDir(), "joby.db")
-	a := newAPIWith(t, config{DB: path, Redis: "redis://" + dbtest.RedisAddr()})
+	a := newAPIWith(t, stack.Options{DatabaseURL: path, RedisURL: "redis://" + dbtest.RedisAddr()})
 	a.path = path
 	return a
 }

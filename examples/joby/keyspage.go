@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gatehouse.dev/keysui"
+	"gatehouse.dev/stack"
 )
 
 // demoSessions is the example's stand-in for a host's own login: single-use
@@ -84,15 +85,19 @@ var settingsChrome = template.Must(template.New("").Parse(`<!doctype html>
 <main class="keysui">{{.Page.Body}}</main></body></html>`))
 
 // mountKeysPage builds the API keys page (keysui) behind the demo login.
-func (a *app) mountKeysPage(ctx context.Context, now func() time.Time) error {
+func (a *app) mountKeysPage(ctx context.Context, o stack.Options) error {
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
 	sessions := &demoSessions{links: map[string]demoLink{}, sessions: map[string]string{}, now: now}
 	var page *keysui.Handler
-	tokens, err := keysui.NewSQLTokens(a.db, a.dialect)
+	tokens, err := keysui.NewSQLTokens(a.DB())
 	if err != nil {
 		return err
 	}
 	page, err = keysui.New(keysui.Options{
-		Admin: a.adminH, Tokens: tokens, Prefix: keysPath, Viewer: sessions.viewer, Logger: a.logger,
+		Admin: a.AdminAPI(), Tokens: tokens, Prefix: keysPath, Viewer: sessions.viewer, Logger: o.Logger,
 		Title:        "API Keys",
 		DisabledText: "API access is gated: the Developer API module is off by default. To request access, contact Joby Support with your organization name and a one-line description of what you want to integrate.",
 		Layout: func(w io.Writer, r *http.Request, p keysui.Page) error {

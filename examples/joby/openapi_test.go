@@ -10,7 +10,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"gatehouse.dev/stack"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
@@ -49,10 +51,12 @@ var goldenFiles = map[string]string{
 // same bytes are served at /v1/openapi.json and printed by -openapi.
 func TestOpenAPIGolden(t *testing.T) {
 	t.Parallel()
-	doc, err := buildOpenAPI(context.Background(), filepath.Join(t.TempDir(), "joby.db"))
+	s, err := newApp(context.Background(), stack.Options{DatabaseURL: filepath.Join(t.TempDir(), "joby.db"), Keyring: testKeyring(t), Logger: slog.New(slog.DiscardHandler)}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s.Close()
+	doc := s.OpenAPI()
 	a := sqliteAPI(t)
 	_, key, _ := a.tenant()
 	for rendition, file := range goldenFiles {
@@ -169,8 +173,8 @@ func parseDocs(t *testing.T, d *openapi.Document, validate bool) map[string]*ope
 // what the issue asks the document to say.
 func TestOpenAPIValid(t *testing.T) {
 	t.Parallel()
-	a := newAPIWith(t, config{DB: filepath.Join(t.TempDir(), "joby.db")})
-	for rendition, doc := range loadDocs(t, a.app.openapi) {
+	a := newAPIWith(t, stack.Options{DatabaseURL: filepath.Join(t.TempDir(), "joby.db")})
+	for rendition, doc := range loadDocs(t, a.app.OpenAPI()) {
 		for path, op := range map[string]string{
 			"/v1/leads": "listLeads", "/v1/leads/{id}": "getLead", "/v1/clients": "createClient", "/v1/tasks/{id}": "updateTask",
 			"/v1/schema": "getSchema", "/v1/whoami": "getWhoAmI", "/v1/webhooks": "createWebhook", "/v1/webhooks/{id}": "deleteWebhook",
@@ -259,7 +263,7 @@ func TestOpenAPIValid(t *testing.T) {
 			for name := range doc.Webhooks {
 				documented = append(documented, name)
 			}
-			for _, et := range a.app.webhook.Types() {
+			for _, et := range a.app.Webhooks().Types() {
 				served = append(served, et.Name)
 			}
 			slices.Sort(documented)
@@ -477,8 +481,8 @@ func fingerprint(keyID, method, path string, body []byte) string {
 // any answer the document does not describe fails the test.
 func TestOpenAPIContract(t *testing.T) {
 	t.Parallel()
-	a := newAPIWith(t, config{DB: filepath.Join(t.TempDir(), "joby.db"), WebhookLoopback: true})
-	c := newContract(t, a, loadDocs(t, a.app.openapi))
+	a := newAPIWith(t, stack.Options{DatabaseURL: filepath.Join(t.TempDir(), "joby.db"), Webhook: loopbackWebhooks})
+	c := newContract(t, a, loadDocs(t, a.app.OpenAPI()))
 	org := a.newOrg(true)
 	fullScopes := strings.TrimSuffix(allScopes, "]") + `,"webhooks:manage"]`
 	key, keyID := a.newKey(org, `{"name":"full","rate_limit_per_minute":300,"scopes":`+fullScopes+`}`)
@@ -601,7 +605,7 @@ func TestOpenAPIContract(t *testing.T) {
 	c.want(c.call(valid, "POST", "/v1/leads", `{"first_name":"Zed"}`, idem...), 422, "Idempotency key reused with a different request")
 	c.want(c.call(valid, "PATCH", "/v1/leads/"+leadID, `{"status":"won"}`, append(slices.Clone(auth), "Idempotency-Key", "patch-1")...), 200, "")
 	busyBody := `{"first_name":"Busy"}`
-	store, err := sqlidem.New(sqlidem.Options{DB: a.app.db, Dialect: a.app.dialect})
+	store, err := sqlidem.New(sqlidem.Options{DB: a.db, Dialect: a.dialect})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -674,7 +678,7 @@ func TestOpenAPIContract(t *testing.T) {
 // jobTypeIDs returns the ids of the organization's seeded job types.
 func jobTypeIDs(t *testing.T, a *api, org string) []string {
 	t.Helper()
-	rows, err := a.app.db.Query(a.app.dialect.Rebind("SELECT id FROM job_types WHERE organization_id = ? ORDER BY name"), org)
+	rows, err := a.db.Query(a.dialect.Rebind("SELECT id FROM job_types WHERE organization_id = ? ORDER BY name"), org)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -716,7 +720,7 @@ func TestOpenAPIContractCatchesDrift(t *testing.T) {
 	auth := []string{"Authorization", "Bearer " + key}
 	// The documents are parsed once; each case changes them and undoes
 	// its change.
-	docs := parseDocs(t, a.app.openapi, false) // validated by TestOpenAPIValid
+	docs := parseDocs(t, a.app.OpenAPI(), false) // validated by TestOpenAPIValid
 	for _, tc := range []struct {
 		name   string
 		mutate func(doc *openapi3.T) (undo func())

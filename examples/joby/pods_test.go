@@ -16,6 +16,7 @@ import (
 	"gatehouse.dev/auth"
 	"gatehouse.dev/internal/dbtest"
 	"gatehouse.dev/ratelimit/redislimit"
+	"gatehouse.dev/stack"
 )
 
 // pods starts n instances of the example, each with its own database pool,
@@ -43,8 +44,8 @@ func startPods(t *testing.T, n int) *pods {
 		// pods, and on a loaded test machine a 50 ms call can time out and
 		// fall back to the per-pod limit (which the limiter's own fault
 		// tests cover).
-		cfg := config{DB: dbURL, Redis: redisURL, Replicas: n, AdminToken: testAdminToken, Keyring: keyring, RedisTimeout: 2 * time.Second}
-		a, err := newApp(context.Background(), cfg)
+		cfg := stack.Options{DatabaseURL: dbURL, RedisURL: redisURL, Limiter: redislimit.Options{Replicas: n, Timeout: 2 * time.Second}, AdminToken: testAdminToken, Keyring: keyring}
+		a, err := newApp(context.Background(), cfg, "")
 		if err != nil {
 			t.Fatalf("pod %d: %v", i, err)
 		}
@@ -52,14 +53,14 @@ func startPods(t *testing.T, n int) *pods {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			_ = a.run(ctx)
+			_ = a.Run(ctx)
 		}()
-		srv := httptest.NewServer(a.handler(true))
+		srv := httptest.NewServer(a.handler(a.Handler()))
 		t.Cleanup(func() {
 			srv.Close()
 			cancel()
 			<-done
-			_ = a.close()
+			_ = a.Close()
 		})
 		p.urls = append(p.urls, srv.URL)
 		p.apps = append(p.apps, a)
@@ -117,7 +118,7 @@ func (p *pods) awaitKey(key string) {
 	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(2 * time.Millisecond) {
 		all := true
 		for _, a := range p.apps {
-			all = all && a.cache.KeyHint(parsed.PublicID) == auth.KeyPresent
+			all = all && a.KeyCache().KeyHint(parsed.PublicID) == auth.KeyPresent
 		}
 		if all {
 			return
@@ -228,7 +229,7 @@ func TestPodsShareLimitsAndAudit(t *testing.T) {
 	refilled := int64(time.Since(start) / time.Second)
 	var fallbacks uint64
 	for _, a := range p.apps {
-		fallbacks += a.limiter.(*redislimit.Limiter).Stats().FallbackDecisions
+		fallbacks += a.Limiter().(*redislimit.Limiter).Stats().FallbackDecisions
 	}
 	if a := allowed.Load(); a < 60-1 || a > 60+refilled+1 {
 		t.Fatalf("allowed %d of 90 (limited %d) in %v; want 60..%d (fallback decisions: %d)", a, limited.Load(), time.Since(start), 60+refilled+1, fallbacks)

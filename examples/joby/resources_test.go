@@ -162,7 +162,7 @@ func TestAllResources(t *testing.T) {
 	eachDB(t, func(t *testing.T, a *api) {
 		org, key, _ := a.tenant()
 		var jobType string
-		if err := a.app.db.QueryRow(a.app.dialect.Rebind("SELECT id FROM job_types WHERE organization_id = ? AND name = ?"), org, "Locksmith").Scan(&jobType); err != nil {
+		if err := a.db.QueryRow(a.dialect.Rebind("SELECT id FROM job_types WHERE organization_id = ? AND name = ?"), org, "Locksmith").Scan(&jobType); err != nil {
 			t.Fatalf("seeded job types: %v", err)
 		}
 		lead := a.create(key, "leads", `{"first_name":"L"}`)["id"].(string)
@@ -186,7 +186,7 @@ func TestAllResources(t *testing.T) {
 		// Another organization's job type is an invalid foreign key.
 		otherOrg := a.newOrg(true)
 		var theirs string
-		_ = a.app.db.QueryRow(a.app.dialect.Rebind("SELECT id FROM job_types WHERE organization_id = ? LIMIT 1"), otherOrg).Scan(&theirs)
+		_ = a.db.QueryRow(a.dialect.Rebind("SELECT id FROM job_types WHERE organization_id = ? LIMIT 1"), otherOrg).Scan(&theirs)
 		if r := a.key(key, "PATCH", "/v1/appointments/"+appt["id"].(string), `{"job_type_id":"`+theirs+`"}`); r.Code != 400 || errText(r) != "Invalid foreign key" {
 			t.Errorf("foreign job type: %d %s", r.Code, r.Raw)
 		}

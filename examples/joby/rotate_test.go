@@ -1,6 +1,7 @@
 package main
 
 import (
+	"gatehouse.dev/stack"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -31,10 +32,10 @@ func testRotation(t *testing.T, withRedis bool) {
 		var mu sync.Mutex
 		now := time.Now().UTC()
 		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-		cfg := config{DB: filepath.Join(t.TempDir(), "joby.db"), Now: clock, WebhookLoopback: true}
+		cfg := stack.Options{DatabaseURL: filepath.Join(t.TempDir(), "joby.db"), Now: clock, Webhook: loopbackWebhooks}
 		if withRedis {
 			dbtest.Redis(t) // skip or fail when Redis is unreachable
-			cfg.Redis = "redis://" + dbtest.RedisAddr()
+			cfg.RedisURL = "redis://" + dbtest.RedisAddr()
 		}
 		a := newAPIWith(t, cfg)
 		org := a.newOrg(true)

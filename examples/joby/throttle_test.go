@@ -1,6 +1,7 @@
 package main
 
 import (
+	"gatehouse.dev/stack"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -61,16 +62,16 @@ func TestValidKeyNotLockedOutByBadKeysFromSameAddress(t *testing.T) {
 		t.Parallel()
 		// No feed: unknown ids are read from the store, and those reads
 		// are throttled per address (20 a minute), answered 429.
-		a := newAPIWith(t, config{DB: filepath.Join(t.TempDir(), "joby.db")})
+		a := newAPIWith(t, stack.Options{DatabaseURL: filepath.Join(t.TempDir(), "joby.db")})
 		srv := httptest.NewServer(a.h)
 		t.Cleanup(srv.Close)
 		org := a.newOrg(true)
-		reads := a.app.cache.Stats().Reads
+		reads := a.app.KeyCache().Stats().Reads
 		codes := sendBadKeys(t, srv.URL, randomKeys(t, 1000))
 		if codes[429] == 0 || codes[401] > 25 {
 			t.Errorf("without a feed: %v, want at most ~20 401s then 429s", codes)
 		}
-		if n := a.app.cache.Stats().Reads - reads; n > 25 {
+		if n := a.app.KeyCache().Stats().Reads - reads; n > 25 {
 			t.Errorf("%d store reads for 1,000 bad keys, want the throttle's ~20", n)
 		}
 		key, _ := a.newKey(org, "")
@@ -91,14 +92,14 @@ func TestValidKeyNotLockedOutByBadKeysFromSameAddress(t *testing.T) {
 		org := p.admin(0, "POST", "/orgs", `{"name":"Acme"}`)["id"].(string)
 		p.admin(0, "PATCH", "/orgs/"+org, `{"api_enabled":true}`)
 		waitHealthy(t, p)
-		reads := p.apps[1].cache.Stats().Reads
+		reads := p.apps[1].KeyCache().Stats().Reads
 		codes := sendBadKeys(t, p.urls[1], randomKeys(t, 1000))
 		// The feed is healthy: every unknown id is refused by the filter,
 		// with no I/O and nothing counted, so never a 429.
 		if codes[401] != 1000 {
 			t.Errorf("with a healthy feed: %v, want 1,000 401s", codes)
 		}
-		if n := p.apps[1].cache.Stats().Reads - reads; n > 10 {
+		if n := p.apps[1].KeyCache().Stats().Reads - reads; n > 10 {
 			t.Errorf("%d store reads for 1,000 bad keys with a healthy feed, want ≤ 10", n)
 		}
 		// A key created through pod 1 works there at once; one created
@@ -122,7 +123,7 @@ func waitHealthy(t *testing.T, p *pods) {
 	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		ok := true
 		for _, a := range p.apps {
-			st := a.cache.Stats()
+			st := a.KeyCache().Stats()
 			ok = ok && st.FeedHealthy && st.FilterComplete
 		}
 		if ok {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"gatehouse.dev/stack"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,7 +22,7 @@ type delivery struct {
 func TestWebhooks(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "joby.db")
-	a := newAPIWith(t, config{DB: path, WebhookLoopback: true})
+	a := newAPIWith(t, stack.Options{DatabaseURL: path, Webhook: loopbackWebhooks})
 	got := make(chan delivery, 10)
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)

@@ -137,7 +137,7 @@ func (b *builder) build() (map[string]any, error) {
 	if err := b.schemaOp(); err != nil {
 		return nil, err
 	}
-	for _, rt := range b.reg.Routes() {
+	for _, rt := range append(b.reg.Routes(), b.opts.Routes...) {
 		if err := b.route(rt); err != nil {
 			return nil, err
 		}

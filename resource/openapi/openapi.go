@@ -76,6 +76,11 @@ type Options struct {
 	// {"id","type","created_at","organization_id","data"}, data being the
 	// record. OpenAPI 3.0 has no webhooks; its rendition leaves them out.
 	Events bool
+	// Routes are operations served outside the registry (for example the
+	// host's handlers behind gatehouse.dev/stack's Protect) that the
+	// document lists after the registry's routes; each needs a Doc, like a
+	// registry route.
+	Routes []resource.Route
 }
 
 // Server is a place the API is served.
