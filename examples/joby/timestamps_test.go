@@ -1,6 +1,7 @@
 package main
 
 import (
+	"gatehouse.dev/stack"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -61,10 +62,10 @@ func TestWriteTimestampsEqualReads(t *testing.T) {
 	}
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
-		run(t, newAPIWith(t, config{DB: filepath.Join(t.TempDir(), "joby.db"), WebhookLoopback: true}))
+		run(t, newAPIWith(t, stack.Options{DatabaseURL: filepath.Join(t.TempDir(), "joby.db"), Webhook: loopbackWebhooks}))
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		run(t, newAPIWith(t, config{DB: dbtest.PostgresSchemaURL(t), WebhookLoopback: true}))
+		run(t, newAPIWith(t, stack.Options{DatabaseURL: dbtest.PostgresSchemaURL(t), Webhook: loopbackWebhooks}))
 	})
 }
