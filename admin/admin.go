@@ -33,7 +33,9 @@ type Options struct {
 	// Orgs stores organizations. Required.
 	Orgs auth.OrgStore
 	// Audit reads the per-key audit log. Nil: the audit endpoint answers
-	// an empty list.
+	// an empty list. When it also implements [audit.RefusedReader] (every
+	// audit.Log does), the endpoint adds "rate_limited": {"count", "last_at"},
+	// the key's requests refused by the rate limit, which the log leaves out.
 	Audit audit.Reader
 	// Authorize decides whether a request may use the admin API. A non-nil
 	// error is written with [gatehouse.WriteError] (use a *gatehouse.Error

@@ -305,6 +305,41 @@ func TestAudit(t *testing.T) {
 	if r.Code != 200 || len(list) != 50 || list[0].(map[string]any)["request_id"] != "r59" || list[49].(map[string]any)["request_id"] != "r10" {
 		t.Fatalf("audit: %d, %d entries", r.Code, len(list))
 	}
+	if rl, _ := r.Body["rate_limited"].(map[string]any); rl["count"] != float64(0) || rl["last_at"] != nil {
+		t.Fatalf("rate_limited without refusals: %v", r.Body["rate_limited"])
+	}
+}
+
+// TestAuditRateLimitedFloodKeepsLatestValid: issue 13, a key limited to 5/min
+// that sends 50 requests in a second keeps its latest valid requests; the
+// refused ones show as a count with the time of the last.
+func TestAuditRateLimitedFloodKeepsLatestValid(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	org := e.org(true)
+	id := e.key(org, `{"name":"k","scopes":["leads:read"]}`)["id"].(string)
+	base := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	var entries []audit.Entry
+	for i := range 50 {
+		status := http.StatusTooManyRequests
+		if i < 5 {
+			status = http.StatusOK
+		}
+		entries = append(entries, audit.Entry{Time: base.Add(time.Duration(i) * 20 * time.Millisecond), RequestID: fmt.Sprintf("r%02d", i),
+			KeyID: id, OrganizationID: org, Method: "GET", Route: "/v1/leads", Path: "/v1/leads", Status: status})
+	}
+	if err := e.audit.Write(context.Background(), entries); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do("GET", "/admin/orgs/"+org+"/api-keys/"+id+"/audit", "")
+	list, _ := r.Body["data"].([]any)
+	if r.Code != 200 || len(list) != 5 || list[0].(map[string]any)["request_id"] != "r04" {
+		t.Fatalf("audit: %d, %d entries: %v", r.Code, len(list), r.Body)
+	}
+	rl, _ := r.Body["rate_limited"].(map[string]any)
+	if rl["count"] != float64(45) || rl["last_at"] != "2026-07-01T12:00:00.980Z" {
+		t.Fatalf("rate_limited = %v, want count 45, last_at 2026-07-01T12:00:00.980Z", rl)
+	}
 }
 
 func TestIssueKey(t *testing.T) {

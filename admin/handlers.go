@@ -440,6 +440,7 @@ func (h *Handler) keyAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	entries := []audit.Entry{}
+	var refused audit.Refused
 	if h.opts.Audit != nil {
 		got, err := h.opts.Audit.Latest(r.Context(), k.OrganizationID, k.ID)
 		if err != nil {
@@ -449,8 +450,23 @@ func (h *Handler) keyAudit(w http.ResponseWriter, r *http.Request) {
 		if got != nil {
 			entries = got
 		}
+		if rr, ok := h.opts.Audit.(audit.RefusedReader); ok {
+			if refused, err = rr.Refused(r.Context(), k.OrganizationID, k.ID); err != nil {
+				h.fail(w, r, fmt.Errorf("admin: read refused requests: %w", err))
+				return
+			}
+		}
 	}
-	gatehouse.WriteData(w, r, http.StatusOK, entries)
+	gatehouse.WriteJSON(w, http.StatusOK, auditJSON{Data: entries, RateLimited: refused, RequestID: gatehouse.RequestIDFromContext(r.Context())})
+}
+
+// auditJSON is the answer of the key audit endpoint: the envelope of
+// [gatehouse.WriteData] plus the count of the key's requests refused by the
+// rate limit, which the entries leave out.
+type auditJSON struct {
+	Data        []audit.Entry `json:"data"`
+	RateLimited audit.Refused `json:"rate_limited"`
+	RequestID   string        `json:"request_id"`
 }
 
 func (h *Handler) orgEvents(w http.ResponseWriter, r *http.Request) {

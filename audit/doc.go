@@ -8,7 +8,12 @@
 //	request id → auth → audit → rate limit → router → scope → handler
 //
 // so it records every request made with a valid key, including those that
-// end 400, 403, 404, 405, 413 or 429, and none that failed authentication.
+// end 400, 403, 404, 405 or 413, and none that failed authentication. A
+// request the rate limit refused (429, [Entry.RateLimited]) is recorded too,
+// but backends do not keep it among the key's latest entries: they count it
+// in the key's [Refused] (how many, and when the last one was), read with
+// [RefusedReader], so a flood of refused requests cannot push the key's
+// valid requests out of its log.
 // It learns the key from Options.Key (audit never imports auth) and records
 // after the handler has returned: time, request id, method, path without the
 // query, the route pattern recorded by the router, status, duration, client

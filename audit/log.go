@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -58,12 +59,50 @@ type Reader interface {
 	Latest(ctx context.Context, orgID, keyID string) ([]Entry, error)
 }
 
+// RefusedReader reads how many requests of one key of one organization
+// the rate limit refused, and when the last one was.
+type RefusedReader interface {
+	Refused(ctx context.Context, orgID, keyID string) (Refused, error)
+}
+
+// Refused counts a key's requests refused by the rate limit ([Entry.RateLimited]).
+// Backends keep this counter instead of storing those requests among the
+// key's latest entries, so a flood of refused requests cannot push the
+// key's real requests out of the log.
+type Refused struct {
+	// Count is how many refused requests were written (a batch retried
+	// after a write whose outcome was unknown may be counted twice).
+	Count int64 `json:"count"`
+	// LastAt is the time of the newest one (UTC, millisecond precision),
+	// or nil when Count is 0.
+	LastAt *time.Time `json:"last_at"`
+}
+
 // Log is a capped store of entries that can be written and read: the
 // interface every backend ([Memory], sqlaudit.Store, redisaudit.Store)
-// implements and audittest.Run checks.
+// implements and audittest.Run checks. A [Writer] of a Log keeps among a
+// key's latest entries only those not [Entry.RateLimited]; it counts the
+// others in the key's [Refused].
 type Log interface {
 	Writer
 	Reader
+	RefusedReader
+}
+
+// RateLimited reports whether e is a request the rate limit refused
+// (status 429 Too Many Requests). Backends do not keep such entries among
+// the key's latest (the log keeps the latest valid requests); they count
+// them in [Refused].
+func (e Entry) RateLimited() bool { return e.Status == http.StatusTooManyRequests }
+
+// AddRefused returns r counting e too (e being [Entry.RateLimited]).
+func (r Refused) AddRefused(e Entry) Refused {
+	t := e.Time.UTC().Truncate(time.Millisecond).Round(0)
+	r.Count++
+	if r.LastAt == nil || r.LastAt.Before(t) {
+		r.LastAt = &t
+	}
+	return r
 }
 
 // Normalized returns e as every backend stores it: Time in UTC truncated to
@@ -118,4 +157,18 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 		Time string `json:"time"`
 		plain
 	}{Time: e.Time.UTC().Format(TimeLayout), plain: plain(e)})
+}
+
+// MarshalJSON writes the count and last_at in [TimeLayout] (null when
+// there was none), like the entries' times.
+func (r Refused) MarshalJSON() ([]byte, error) {
+	var last *string
+	if r.LastAt != nil {
+		s := r.LastAt.UTC().Format(TimeLayout)
+		last = &s
+	}
+	return json.Marshal(struct {
+		Count  int64   `json:"count"`
+		LastAt *string `json:"last_at"`
+	}{r.Count, last})
 }

@@ -49,8 +49,9 @@ type memKey struct{ org, key string }
 // order: logical index i is buf[(start+i)%len(buf)].
 type memRing struct {
 	id         memKey
-	buf        []Entry
+	buf        []Entry // allocated with the first entry kept
 	start, n   int
+	refused    Refused
 	prev, next *memRing
 }
 
@@ -68,7 +69,8 @@ func NewMemory(opts MemoryOptions) *Memory {
 // Cap returns how many entries each key keeps.
 func (m *Memory) Cap() int { return m.cap }
 
-// Record stores e at once. Entries without KeyID or OrganizationID are
+// Record stores e at once (counting it in the key's [Refused] when it is
+// [Entry.RateLimited]). Entries without KeyID or OrganizationID are
 // ignored.
 func (m *Memory) Record(e Entry) {
 	if e.KeyID == "" || e.OrganizationID == "" {
@@ -81,8 +83,9 @@ func (m *Memory) Record(e Entry) {
 }
 
 // Write stores entries, keeping the newest Cap of each key by (Time,
-// RequestID); an entry equal in both to a stored one replaces it. Entries
-// without KeyID or OrganizationID are ignored. It never fails.
+// RequestID); an entry equal in both to a stored one replaces it. An
+// [Entry.RateLimited] entry is counted in the key's [Refused] instead.
+// Entries without KeyID or OrganizationID are ignored. It never fails.
 func (m *Memory) Write(_ context.Context, entries []Entry) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -101,12 +104,29 @@ func (m *Memory) Latest(_ context.Context, orgID, keyID string) ([]Entry, error)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r := m.keys[memKey{orgID, keyID}]
-	if r == nil {
+	if r == nil || r.n == 0 {
 		return []Entry{}, nil
 	}
 	out := make([]Entry, r.n)
 	for i := 0; i < r.n; i++ {
 		out[i] = r.at(r.n - 1 - i)
+	}
+	return out, nil
+}
+
+// Refused returns the count of key keyID's refused requests; see
+// [Refused]. It never fails.
+func (m *Memory) Refused(_ context.Context, orgID, keyID string) (Refused, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.keys[memKey{orgID, keyID}]
+	if r == nil {
+		return Refused{}, nil
+	}
+	out := r.refused
+	if out.LastAt != nil {
+		t := *out.LastAt
+		out.LastAt = &t
 	}
 	return out, nil
 }
@@ -126,12 +146,19 @@ func (m *Memory) add(e Entry) {
 		if len(m.keys) >= m.maxKeys {
 			m.evict()
 		}
-		r = &memRing{id: id, buf: make([]Entry, m.cap)}
+		r = &memRing{id: id}
 		m.keys[id] = r
 		m.pushFront(r)
 	} else if m.head != r {
 		m.unlink(r)
 		m.pushFront(r)
+	}
+	if e.RateLimited() {
+		r.refused = r.refused.AddRefused(e)
+		return
+	}
+	if r.buf == nil {
+		r.buf = make([]Entry, m.cap)
 	}
 	r.insert(e)
 }

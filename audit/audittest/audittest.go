@@ -34,7 +34,8 @@ type capper interface{ Cap() int }
 // time broken by request id, organization isolation, several keys in one
 // batch, idempotent rewrites, cleaning of NUL and invalid UTF-8, entries
 // without ids ignored, concurrent writers, and several [audit.Recorder]s
-// writing one key out of time order.
+// writing one key out of time order; requests refused by the rate limit
+// (429) counted in [audit.Refused] instead of kept among the latest.
 func Run(t *testing.T, newLog func(t *testing.T) Log) {
 	t.Helper()
 	for _, tc := range []struct {
@@ -53,6 +54,7 @@ func Run(t *testing.T, newLog func(t *testing.T) Log) {
 		{"IgnoresEntriesWithoutIDs", testNoIDs},
 		{"ConcurrentWriters", testConcurrent},
 		{"Recorders", testRecorders},
+		{"RateLimitedNotKept", testRateLimited},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -186,7 +188,7 @@ func testRoundTrip(t *testing.T, l Log, _ int) {
 		Method:         "PATCH",
 		Route:          "/v1/leads/{id}",
 		Path:           "/v1/leads/5b1c6d1e-0000-4000-8000-000000000001",
-		Status:         429,
+		Status:         422,
 		DurationMS:     1234,
 		IP:             "2001:db8::1",
 		UserAgent:      "Zapier/2.0 (+héllo ✓)",
@@ -433,4 +435,59 @@ func testRecorders(t *testing.T, l Log, c int) {
 		t.Fatalf("recorders wrote %d entries, want %d", written, writers*per)
 	}
 	same(t, latest(t, l, "org-a", "key-1"), newest(all, c))
+}
+
+// testRateLimited: requests refused by the rate limit (429) never push a
+// key's real requests out; they are counted, with the time of the last one.
+func testRateLimited(t *testing.T, l Log, c int) {
+	r0, err := l.Refused(ctx(t), "org-a", "key-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r0.Count != 0 || r0.LastAt != nil {
+		t.Fatalf("Refused of an unknown key = %+v, want zero", r0)
+	}
+	var valid []audit.Entry
+	for i := 0; i < c; i++ {
+		valid = append(valid, entry("org-a", "key-1", i, rid(i)))
+	}
+	write(t, l, valid...)
+	// A flood of refused requests after them, in two batches, out of order,
+	// mixed with one more valid request and with another key's refusals.
+	var flood []audit.Entry
+	for i := 0; i < 3*c; i++ {
+		e := entry("org-a", "key-1", 1000+i, rid(1000+i))
+		e.Status = 429
+		flood = append(flood, e)
+	}
+	slices.Reverse(flood)
+	late := entry("org-a", "key-1", 500, rid(500))
+	other := entry("org-a", "key-2", 5000, rid(5000))
+	other.Status = 429
+	otherOrg := entry("org-b", "key-1", 6000, rid(6000))
+	otherOrg.Status = 429
+	write(t, l, append(flood[:c:c], late, other, otherOrg)...)
+	write(t, l, flood[c:]...)
+
+	same(t, latest(t, l, "org-a", "key-1"), newest(append(valid, late), c))
+	got, err := l.Refused(ctx(t), "org-a", "key-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLast := base.Add(time.Duration(1000+3*c-1) * time.Millisecond)
+	if got.Count != int64(3*c) || got.LastAt == nil || !got.LastAt.Equal(wantLast) || got.LastAt.Location() != time.UTC {
+		t.Fatalf("Refused = {%d %v}, want {%d %v UTC}", got.Count, got.LastAt, 3*c, wantLast)
+	}
+	for _, k := range [][2]string{{"org-a", "key-2"}, {"org-b", "key-1"}} {
+		r, err := l.Refused(ctx(t), k[0], k[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Count != 1 {
+			t.Errorf("Refused(%s, %s) = %+v, want 1", k[0], k[1], r)
+		}
+		if n := len(latest(t, l, k[0], k[1])); n != 0 {
+			t.Errorf("Latest(%s, %s) holds %d refused entries", k[0], k[1], n)
+		}
+	}
 }

@@ -32,7 +32,9 @@ type chainPrincipal struct{}
 // the audit middleware (Sink: an [audit.Recorder] writing to l, logging to
 // logger) → router, then closes the Recorder and checks what l holds:
 // requests with a valid key in either header (or both) are recorded,
-// including 4xx and 429 answers; a failed authentication is not; entries
+// including 4xx answers; a 429 is counted in the key's [audit.Refused]
+// instead of being kept among its entries; a failed authentication is not
+// recorded; entries
 // come newest first with the route pattern, concrete path and status; no
 // entry holds a secret. The caller then scans its storage (database file,
 // Redis dump, logs) for ChainResult.Secrets.
@@ -138,7 +140,8 @@ func RunChain(t *testing.T, l Log, logger *slog.Logger) ChainResult {
 	send("POST", "/v1/leads", `{"note":"`+bodySecret+`"}`, valid, valid, 400, true)
 	send("POST", "/v1/leads", strings.Repeat("x", 100)+bodySecret, valid, "", 413, true)
 	send("DELETE", "/v1/leads/123", "", valid, "", 405, true)
-	send("GET", "/v1/limited", "", valid, "", 429, true)
+	send("GET", "/v1/limited", "", valid, "", 429, false)
+	send("GET", "/v1/limited", "", valid, "", 429, false)
 	send("GET", "/v1/leads", "", invalid, "", 401, false)
 	send("GET", "/v1/leads", "", valid, invalid, 401, false)
 	send("GET", "/v1/leads?"+querySecret, "", "", "", 401, false)
@@ -154,6 +157,13 @@ func RunChain(t *testing.T, l Log, logger *slog.Logger) ChainResult {
 	got, err := l.Latest(ctx, res.OrgID, res.KeyID)
 	if err != nil {
 		t.Fatal(err)
+	}
+	refused, err := l.Refused(ctx, res.OrgID, res.KeyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refused.Count != 2 || refused.LastAt == nil || !refused.LastAt.Equal(now.Add(-time.Millisecond).Truncate(time.Millisecond)) {
+		t.Errorf("refused %+v, want 2 (the two 429s, the last at %v)", refused, now.Add(-time.Millisecond))
 	}
 	if len(got) != len(wants) {
 		t.Fatalf("%d entries recorded, want %d: %+v", len(got), len(wants), got)

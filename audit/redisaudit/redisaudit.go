@@ -53,10 +53,22 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `)
 
+// countScript adds ARGV[1] to the refused count of the hash KEYS[1],
+// raises its last time to ARGV[2] (Unix ms) and sets the TTL ARGV[3] in
+// milliseconds.
+var countScript = redis.NewScript(`
+redis.call('HINCRBY', KEYS[1], 'n', ARGV[1])
+local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
+if tonumber(ARGV[2]) > last then redis.call('HSET', KEYS[1], 'last', ARGV[2]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`)
+
 // rediser is the part of redis.UniversalClient the Store uses.
 type rediser interface {
 	Pipeline() redis.Pipeliner
 	ZRevRangeWithScores(ctx context.Context, key string, start, stop int64) *redis.ZSliceCmd
+	HMGet(ctx context.Context, key string, fields ...string) *redis.SliceCmd
 }
 
 // Options configures [New].
@@ -111,49 +123,89 @@ func (s *Store) Key(orgID, keyID string) string {
 	return s.prefix + "audit:{" + strconv.Itoa(len(orgID)) + ":" + orgID + ":" + keyID + "}"
 }
 
+// RefusedKey returns the Redis key (a hash: count "n", last time "last" in
+// Unix ms) of the refused-request counter of key keyID of organization
+// orgID; it shares the hash tag of [Store.Key], so both live on one
+// Cluster node.
+func (s *Store) RefusedKey(orgID, keyID string) string {
+	return s.prefix + "audit-refused:{" + strconv.Itoa(len(orgID)) + ":" + orgID + ":" + keyID + "}"
+}
+
 // Write stores entries (normalized; those without KeyID or OrganizationID
 // are skipped): one pipeline, one atomic script call per touched key.
-// Rewriting an identical entry is a no-op. On error some keys may have
-// been written and others not; writing the batch again is safe.
+// [audit.Entry.RateLimited] entries are not stored: one more script call
+// per key adds them to its counter ([Store.RefusedKey]). Rewriting an
+// identical entry is a no-op. On error some keys may have been written and
+// others not; writing the batch again is safe for entries (a counter may
+// then count a refusal twice).
 func (s *Store) Write(ctx context.Context, entries []audit.Entry) error {
 	type call struct {
-		key  string
-		args []any
+		script *redis.Script
+		key    string
+		args   []any
 	}
 	var calls []*call
 	byKey := make(map[[2]string]*call)
+	refused := make(map[[2]string]audit.Refused)
+	var refusedIDs [][2]string
 	for _, e := range entries {
 		if e.KeyID == "" || e.OrganizationID == "" {
 			continue
 		}
 		e = e.Normalized()
 		id := [2]string{e.OrganizationID, e.KeyID}
+		if e.RateLimited() {
+			if _, ok := refused[id]; !ok {
+				refusedIDs = append(refusedIDs, id)
+			}
+			refused[id] = refused[id].AddRefused(e)
+			continue
+		}
 		c := byKey[id]
 		if c == nil || len(c.args) >= 2+2*maxPerCall {
-			c = &call{key: s.Key(e.OrganizationID, e.KeyID), args: []any{s.cap, s.ttlMS}}
+			c = &call{script: script, key: s.Key(e.OrganizationID, e.KeyID), args: []any{s.cap, s.ttlMS}}
 			byKey[id] = c
 			calls = append(calls, c)
 		}
 		c.args = append(c.args, e.Time.UnixMilli(), Encode(e))
 	}
+	for _, id := range refusedIDs {
+		r := refused[id]
+		calls = append(calls, &call{script: countScript, key: s.RefusedKey(id[0], id[1]), args: []any{r.Count, r.LastAt.UnixMilli(), s.ttlMS}})
+	}
 	if len(calls) == 0 {
 		return nil
 	}
-	run := func(load bool) ([]redis.Cmder, error) {
+	run := func(calls []*call, load bool) ([]redis.Cmder, error) {
 		pipe := s.c.Pipeline()
 		for _, c := range calls {
 			if load {
-				script.Eval(ctx, pipe, []string{c.key}, c.args...)
+				c.script.Eval(ctx, pipe, []string{c.key}, c.args...)
 			} else {
-				script.EvalSha(ctx, pipe, []string{c.key}, c.args...)
+				c.script.EvalSha(ctx, pipe, []string{c.key}, c.args...)
 			}
 		}
 		return pipe.Exec(ctx)
 	}
-	cmds, err := run(false)
-	if err != nil && noScript(cmds) {
-		// The script cache was flushed (restart, failover): EVAL loads it.
-		_, err = run(true)
+	cmds, err := run(calls, false)
+	if err != nil && len(cmds) == len(calls) {
+		// The script cache was flushed (restart, failover): EVAL loads the
+		// scripts, for the calls that did not run only (a counter call that
+		// ran must not count twice).
+		var again []*call
+		other := false
+		for i, c := range cmds {
+			switch e := c.Err(); {
+			case e == nil:
+			case redis.HasErrorPrefix(e, "NOSCRIPT"):
+				again = append(again, calls[i])
+			default:
+				other = true
+			}
+		}
+		if len(again) > 0 && !other {
+			_, err = run(again, true)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("redisaudit: write: %w", err)
@@ -161,13 +213,29 @@ func (s *Store) Write(ctx context.Context, entries []audit.Entry) error {
 	return nil
 }
 
-func noScript(cmds []redis.Cmder) bool {
-	for _, c := range cmds {
-		if err := c.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			return true
-		}
+// Refused returns the count of the key's requests refused by the rate
+// limit and the time of the last one; zero when there are none (or the
+// counter expired with the TTL).
+func (s *Store) Refused(ctx context.Context, orgID, keyID string) (audit.Refused, error) {
+	if orgID == "" || keyID == "" {
+		return audit.Refused{}, nil
 	}
-	return false
+	vals, err := s.c.HMGet(ctx, s.RefusedKey(orgID, keyID), "n", "last").Result()
+	if err != nil {
+		return audit.Refused{}, fmt.Errorf("redisaudit: refused: %w", err)
+	}
+	if len(vals) != 2 {
+		return audit.Refused{}, nil
+	}
+	ns, _ := vals[0].(string)
+	ls, _ := vals[1].(string)
+	n, err1 := strconv.ParseInt(ns, 10, 64)
+	last, err2 := strconv.ParseInt(ls, 10, 64)
+	if err1 != nil || err2 != nil || n <= 0 {
+		return audit.Refused{}, nil
+	}
+	t := time.UnixMilli(last).UTC()
+	return audit.Refused{Count: n, LastAt: &t}, nil
 }
 
 // Latest returns the newest entries of key keyID of organization orgID,

@@ -156,7 +156,7 @@ func TestChainNoSecrets(t *testing.T) {
 	for _, m := range members {
 		stored.WriteString(m)
 	}
-	if !strings.Contains(stored.String(), "/v1/limited") {
+	if !strings.Contains(stored.String(), "/v1/leads/123") {
 		t.Fatal("the stored members do not hold the recorded paths: the scan looks at the wrong place")
 	}
 	dump, err := c.Dump(t.Context(), key).Result()

@@ -16,6 +16,7 @@
 package sqlaudit
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -31,6 +32,11 @@ import (
 
 // Table is the name of the table the Store owns.
 const Table = "gatehouse_audit"
+
+// RefusedTable holds one row per key with requests refused by the rate
+// limit: their count and the time of the last one (added by version 2 of
+// [Migrations]).
+const RefusedTable = "gatehouse_audit_refused"
 
 // lockClass is the first key of the PostgreSQL advisory locks taken per
 // audit key (the two-int4 key space, apart from tenancy.Migrate's bigint
@@ -60,8 +66,10 @@ type Store struct {
 	dialect tenancy.Dialect
 	cap     int
 
-	latestQ string
-	pruneQ  string
+	latestQ  string
+	pruneQ   string
+	refusedQ string
+	countQ   string
 }
 
 var _ audit.Log = (*Store)(nil)
@@ -93,6 +101,10 @@ func New(opts Options) (*Store, error) {
 		pruneQ: d.Rebind("DELETE FROM " + Table + " WHERE organization_id = ? AND key_id = ? AND (time_ms, request_id) < (" +
 			"SELECT time_ms, request_id FROM " + Table + " WHERE organization_id = ? AND key_id = ?" +
 			" ORDER BY time_ms DESC, request_id DESC LIMIT 1 OFFSET ?)"),
+		refusedQ: d.Rebind("SELECT refused, last_ms FROM " + RefusedTable + " WHERE organization_id = ? AND key_id = ?"),
+		countQ: d.Rebind("INSERT INTO " + RefusedTable + " (organization_id, key_id, refused, last_ms) VALUES (?, ?, ?, ?)" +
+			" ON CONFLICT (organization_id, key_id) DO UPDATE SET refused = " + RefusedTable + ".refused + excluded.refused, last_ms = " +
+			map[bool]string{true: "GREATEST", false: "MAX"}[d == tenancy.Postgres] + "(" + RefusedTable + ".last_ms, excluded.last_ms)"),
 	}, nil
 }
 
@@ -147,7 +159,23 @@ const Component = "audit"
 func Migrations() []tenancy.Migration {
 	return []tenancy.Migration{
 		{Version: 1, Description: "gatehouse_audit", Statements: Statements},
+		{Version: 2, Description: "gatehouse_audit_refused: per-key count of rate-limited requests", Statements: refusedDDL},
 	}
+}
+
+// refusedDDL is version 2: the per-key counter of refused requests.
+func refusedDDL(d tenancy.Dialect) []string {
+	text, suffix := "TEXT", " WITHOUT ROWID"
+	if d == tenancy.Postgres {
+		text, suffix = `TEXT COLLATE "C"`, ""
+	}
+	return []string{`CREATE TABLE ` + RefusedTable + ` (
+	organization_id ` + text + ` NOT NULL,
+	key_id ` + text + ` NOT NULL,
+	refused BIGINT NOT NULL,
+	last_ms BIGINT NOT NULL,
+	PRIMARY KEY (organization_id, key_id)
+)` + suffix}
 }
 
 // Migrate brings the store's tables to the last of [Migrations] with
@@ -165,16 +193,31 @@ type keyID struct{ org, key string }
 
 // Write inserts entries (normalized; those without KeyID or
 // OrganizationID are skipped; one already stored is left as it is) and
-// prunes each touched key to its newest Cap, in one transaction.
+// prunes each touched key to its newest Cap, in one transaction; the same
+// transaction adds [audit.Entry.RateLimited] entries to their key's
+// counter in [RefusedTable] instead of inserting them.
 func (s *Store) Write(ctx context.Context, entries []audit.Entry) error {
 	rows := make([]audit.Entry, 0, len(entries))
 	var keys []keyID
 	seen := make(map[keyID]struct{})
+	var refused map[keyID]audit.Refused
+	var refusedKeys []keyID
 	for _, e := range entries {
 		if e.KeyID == "" || e.OrganizationID == "" {
 			continue
 		}
 		e = e.Normalized()
+		if e.RateLimited() {
+			k := keyID{e.OrganizationID, e.KeyID}
+			if refused == nil {
+				refused = make(map[keyID]audit.Refused)
+			}
+			if _, ok := refused[k]; !ok {
+				refusedKeys = append(refusedKeys, k)
+			}
+			refused[k] = refused[k].AddRefused(e)
+			continue
+		}
 		rows = append(rows, e)
 		k := keyID{e.OrganizationID, e.KeyID}
 		if _, ok := seen[k]; !ok {
@@ -182,7 +225,7 @@ func (s *Store) Write(ctx context.Context, entries []audit.Entry) error {
 			keys = append(keys, k)
 		}
 	}
-	if len(rows) == 0 {
+	if len(rows) == 0 && len(refusedKeys) == 0 {
 		return nil
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -190,7 +233,7 @@ func (s *Store) Write(ctx context.Context, entries []audit.Entry) error {
 		return fmt.Errorf("sqlaudit: write: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if s.dialect == tenancy.Postgres {
+	if s.dialect == tenancy.Postgres && len(keys) > 0 {
 		if err := s.lock(ctx, tx, keys); err != nil {
 			return err
 		}
@@ -202,6 +245,16 @@ func (s *Store) Write(ctx context.Context, entries []audit.Entry) error {
 	}
 	if err := s.prune(ctx, tx, keys); err != nil {
 		return err
+	}
+	// Counters in key order, so concurrent writers lock rows in one order.
+	slices.SortFunc(refusedKeys, func(a, b keyID) int {
+		return cmp.Or(strings.Compare(a.org, b.org), strings.Compare(a.key, b.key))
+	})
+	for _, k := range refusedKeys {
+		r := refused[k]
+		if _, err := tx.ExecContext(ctx, s.countQ, k.org, k.key, r.Count, r.LastAt.UnixMilli()); err != nil {
+			return fmt.Errorf("sqlaudit: write: count refused: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlaudit: write: commit: %w", err)
@@ -298,6 +351,24 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, rows []audit.Entry) erro
 		return fmt.Errorf("sqlaudit: write: insert: %w", err)
 	}
 	return nil
+}
+
+// Refused returns the count of the key's requests refused by the rate
+// limit and the time of the last one, from [RefusedTable]; zero when there
+// are none.
+func (s *Store) Refused(ctx context.Context, orgID, keyID string) (audit.Refused, error) {
+	var r audit.Refused
+	var last int64
+	err := s.db.QueryRowContext(ctx, s.refusedQ, orgID, keyID).Scan(&r.Count, &last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return audit.Refused{}, nil
+	}
+	if err != nil {
+		return audit.Refused{}, fmt.Errorf("sqlaudit: refused: %w", err)
+	}
+	t := time.UnixMilli(last).UTC()
+	r.LastAt = &t
+	return r, nil
 }
 
 // Latest returns the newest entries of key keyID of organization orgID,
