@@ -30,10 +30,10 @@ var schemaPostgres string
 // document.
 type app struct {
 	*stack.Stack
-	keysPage *keysui.Handler // with the admin API
-	sessions *demoSessions   // the demo login in front of it
-	mcp      http.Handler    // /mcp: same key, limits and audit per tool call
-	actions  http.Handler    // /actions/openapi.json, no key needed
+	keysPage *keysui.Handler   // with the admin API
+	sessions *keysui.DemoLogin // the demo login in front of it
+	mcp      http.Handler      // /mcp: same key, limits and audit per tool call
+	actions  http.Handler      // /actions/openapi.json, no key needed
 }
 
 // newApp assembles the Joby API: o says where (database, Redis, secrets,
@@ -118,7 +118,7 @@ func (a *app) handler(next http.Handler) http.Handler {
 		case a.keysPage != nil && strings.HasPrefix(p, keysPath+"/"):
 			a.keysPage.ServeHTTP(w, r)
 		case a.sessions != nil && p == "/demo-login":
-			a.sessions.login(w, r)
+			a.sessions.ServeHTTP(w, r)
 		case p == "/mcp":
 			a.mcp.ServeHTTP(w, r)
 		case p == actionsPath:

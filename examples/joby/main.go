@@ -166,7 +166,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "Try:\n  curl -s \"http://%s/v1/leads?limit=10\" -H \"Authorization: Bearer %s\" -H \"Accept: application/json\"\n\n", api, demoKey.Reveal())
 		fmt.Fprintf(stdout, "Admin API on http://%s/admin with:\n  Authorization: Bearer %s\n", adminAt, o.AdminToken)
 		if s.sessions != nil {
-			fmt.Fprintf(stdout, "\nAPI keys page on http://%s%s/ — log in once with (single use, valid 10 minutes):\n  http://%s%s\n", api, keysPath, api, s.sessions.link(demoOrgID))
+			fmt.Fprintf(stdout, "\nAPI keys page on http://%s%s/ — log in once with (single use, valid 10 minutes):\n  http://%s%s\n", api, keysPath, api, s.sessions.Link(demoOrgID))
 		}
 		fmt.Fprintf(stdout, "\nMCP clients (Claude Desktop or Code, IDE agents, the Inspector), in their mcpServers configuration:\n  %s\n\n",
 			fmt.Sprintf(`{"mcpServers":{"joby":{"type":"http","url":"http://%s/mcp","headers":{"Authorization":"Bearer %s"}}}}`, api, demoKey.Reveal()))
