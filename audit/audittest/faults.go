@@ -95,36 +95,56 @@ func RunFaults(t *testing.T, l Log, fail, repair func(t *testing.T)) FaultResult
 		}
 		return w.Header().Get(gatehouse.RequestIDHeader), d
 	}
-	waitFor := func(what string, ids []string) {
+	// reaches serves n requests and waits until all their entries are in
+	// the log. A healthy backend can still miss the Recorder's short write
+	// timeout on a loaded machine (a cold PostgreSQL connection under -race
+	// took longer than 200 ms twice, so the batch was dropped and the
+	// healthy phase waited 20 s for entries that could never come: issue
+	// 13's flaky TestFaultsDatabaseLocked/postgres); such a drop is the
+	// Recorder working as documented, so new requests are served until one
+	// round of n entries all arrive, within 20 s.
+	reaches := func(what string, n int) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			got, err := l.Latest(context.Background(), org, key)
-			if err == nil {
+			var ids []string
+			for range n {
+				id, _ := serve()
+				ids = append(ids, id)
+			}
+			var err error
+			for round := time.Now().Add(2 * time.Second); time.Now().Before(round); time.Sleep(5 * time.Millisecond) {
+				var got []audit.Entry
+				got, err = l.Latest(context.Background(), org, key)
+				if err != nil {
+					continue
+				}
 				found := 0
 				for _, e := range got {
 					if slices.Contains(ids, e.RequestID) {
 						found++
 					}
 				}
-				if found == len(ids) {
+				if found == n {
 					return
 				}
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("%s: entries not in the log after 20 s (last error %v, stats %+v)", what, err, rec.Stats())
 			}
-			time.Sleep(5 * time.Millisecond)
 		}
 	}
 
-	var ids []string
-	for range 3 {
-		id, _ := serve()
-		ids = append(ids, id)
+	// Warm the backend (connection pool, caches) outside the Recorder.
+	warm := audit.Entry{Time: time.Now(), RequestID: "warm-" + randHex(4), KeyID: key, OrganizationID: org, Method: "GET", Route: "/v1/ping", Path: "/v1/ping", Status: 204}
+	wctx, cancelWarm := context.WithTimeout(context.Background(), 20*time.Second)
+	if err := l.Write(wctx, []audit.Entry{warm}); err != nil {
+		t.Fatalf("warm-up write: %v", err)
 	}
-	waitFor("healthy", ids)
+	cancelWarm()
+	reaches("healthy", 3)
 
+	outageLogs := len(logs.String())
 	fail(t)
 	var lat []time.Duration
 	deadline := time.Now().Add(30 * time.Second)
@@ -148,13 +168,8 @@ func RunFaults(t *testing.T, l Log, fail, repair func(t *testing.T)) FaultResult
 	res.MaxLatency, res.P50 = lat[len(lat)-1], lat[len(lat)/2]
 
 	repair(t)
-	ids = ids[:0]
-	for range 5 {
-		id, _ := serve()
-		ids = append(ids, id)
-	}
-	waitFor("after recovery", ids)
-	if n := strings.Count(logs.String(), "audit: write failed"); n < 1 || n > 2 {
+	reaches("after recovery", 5)
+	if n := strings.Count(logs.String()[outageLogs:], "audit: write failed"); n < 1 || n > 2 {
 		t.Errorf("%d failure log lines for one outage, want 1 (2 if it flapped):\n%s", n, logs.String())
 	}
 	if !strings.Contains(logs.String(), "audit: writes recovered") {
