@@ -474,6 +474,7 @@ func (s *Stack) buildChain(ctx context.Context) error {
 			return err
 		}
 		s.limiter = rl
+		s.runners = append(s.runners, rl.Run) // heartbeats: the live pod count of the fallback share
 		if _, err := s.tel.ObserveLimiter(rl.Stats); err != nil {
 			return err
 		}

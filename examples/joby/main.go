@@ -13,7 +13,7 @@
 //	-admin-addr  (ADMIN_ADDR)    serve /admin on this separate listener
 //	-db          (DATABASE_URL)  SQLite file path or postgres:// URL, default joby.db
 //	-redis       (REDIS_URL)     redis://host:6379/0 or redis+cluster://h1:p1,h2:p2 (empty: in-process)
-//	-replicas    (REPLICAS)      pods sharing Redis, for the fallback limit, default 1
+//	-replicas    (REPLICAS)      override the live pod count (heartbeats in Redis) of the fallback limit
 //	-trusted-proxies (TRUSTED_PROXIES) CIDRs or IPs of proxies whose X-Forwarded-For is believed, comma-separated
 //	-public-url  (PUBLIC_URL)    https base URL of the ChatGPT Actions document, default https://<addr>
 //	-otel        (GATEHOUSE_OTEL) none or stdout: print spans and metrics (OTLP: examples/otlp)
@@ -68,14 +68,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return def
 	}
-	replicas, _ := strconv.Atoi(env("REPLICAS", "1"))
+	replicas, _ := strconv.Atoi(env("REPLICAS", "0"))
 	fs := flag.NewFlagSet("joby", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", env("ADDR", "127.0.0.1:8080"), "listen address")
 	adminAddr := fs.String("admin-addr", getenv("ADMIN_ADDR"), "separate listen address for /admin (default: same as -addr)")
 	dbURL := fs.String("db", env("DATABASE_URL", "joby.db"), "SQLite file path or postgres:// URL")
 	redisURL := fs.String("redis", getenv("REDIS_URL"), "Redis URL (empty: in-process limiter and key cache)")
-	fs.IntVar(&replicas, "replicas", replicas, "pods sharing Redis (per-pod fallback limit while Redis is down)")
+	fs.IntVar(&replicas, "replicas", replicas, "override the live pod count (heartbeats in Redis) of the per-pod fallback limit while Redis is down (0: counted)")
 	trusted := fs.String("trusted-proxies", getenv("TRUSTED_PROXIES"), "comma-separated CIDRs or IPs of the proxies in front of the pods whose X-Forwarded-For is believed (empty: none)")
 	publicURL := fs.String("public-url", getenv("PUBLIC_URL"), "https base URL clients reach the API at (ChatGPT Actions servers URL; default https://<addr>)")
 	otelMode := fs.String("otel", env("GATEHOUSE_OTEL", "none"), "telemetry export: none or stdout (spans and metrics as JSON)")

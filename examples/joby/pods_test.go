@@ -32,19 +32,25 @@ type pods struct {
 func startPods(t *testing.T, n int) *pods {
 	t.Helper()
 	dbtest.Redis(t)
+	// A generous Redis timeout: this test is about exactness across pods,
+	// and on a loaded test machine a 50 ms call can time out and fall back
+	// to the per-pod limit (which the limiter's own fault tests cover).
+	return startPodsWith(t, n, stack.Options{RedisURL: "redis://" + dbtest.RedisAddr(), Limiter: redislimit.Options{Replicas: n, Timeout: 2 * time.Second}})
+}
+
+// startPodsWith starts n pods on one PostgreSQL schema with base's Redis
+// and limiter settings.
+func startPodsWith(t *testing.T, n int, base stack.Options) *pods {
+	t.Helper()
 	dbURL := dbtest.PostgresSchemaURL(t)
-	redisURL := "redis://" + dbtest.RedisAddr()
 	p := &pods{t: t}
 	keyring, err := gatehouse.NewKeyring(gatehouse.GenerateSecret("pods"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range n {
-		// A generous Redis timeout: this test is about exactness across
-		// pods, and on a loaded test machine a 50 ms call can time out and
-		// fall back to the per-pod limit (which the limiter's own fault
-		// tests cover).
-		cfg := stack.Options{DatabaseURL: dbURL, RedisURL: redisURL, Limiter: redislimit.Options{Replicas: n, Timeout: 2 * time.Second}, AdminToken: testAdminToken, Keyring: keyring}
+		cfg := base
+		cfg.DatabaseURL, cfg.AdminToken, cfg.Keyring = dbURL, testAdminToken, keyring
 		a, err := newApp(context.Background(), cfg, "")
 		if err != nil {
 			t.Fatalf("pod %d: %v", i, err)

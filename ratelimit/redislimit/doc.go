@@ -11,8 +11,9 @@
 //	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
 //	// or, for a Cluster: redis.NewClusterClient(&redis.ClusterOptions{
 //	//	Addrs: []string{"10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.3:6379"}, ContextTimeoutEnabled: true})
-//	lim, err := redislimit.New(redislimit.Options{Client: client, Prefix: "myapi:rl:", Replicas: 4})
+//	lim, err := redislimit.New(redislimit.Options{Client: client, Prefix: "myapi:rl:"})
 //	...
+//	g.Go(func() error { return lim.Run(ctx) }) // heartbeats: the live pod count
 //	mw, err := ratelimit.New(ratelimit.Options{Key: keyOfRequest, Limiter: lim})
 //
 // # Keys
@@ -28,6 +29,15 @@
 // decided by the [Policy]: [Fallback] (the default) uses an in-process
 // limiter with each pod's share of the limit, [FailOpen] allows, and
 // [FailClosed] answers 503 "Rate limiter unavailable" with Retry-After.
+//
+// The share is the limit divided by the number of live pods, which each pod
+// learns from Redis while it is up: [Limiter.Run] announces the pod every
+// Heartbeat (2 s) in a sorted set under Prefix whose entries lapse after 3
+// heartbeats, and reads the count. During an outage every pod keeps the
+// last count, so the pods together admit about one burst plus the refill
+// (measured: 60 of a 60/min key over a 3.5 s outage across 3 pods, where a
+// whole limit per pod would have allowed 180). Options.Replicas overrides
+// the count; a pod started during an outage counts itself alone.
 // After consecutive failures (5) a circuit breaker stops calling Redis for
 // a cool-down (5 s), then lets one call probe; its state changes are logged
 // once each, and [Limiter.Status] reports them for a readiness endpoint.

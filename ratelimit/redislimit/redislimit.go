@@ -41,9 +41,10 @@ type Policy int
 const (
 	// Fallback (the default) decides with an in-process GCRA limiter whose
 	// limit is the key's limit divided among the pods: Rate and Burst of
-	// max(1, ceil(n / Options.Replicas)). Requests keep being limited, per
-	// pod, close to the shared limit when the load balancer spreads them
-	// evenly.
+	// max(1, ceil(n / pods)), pods being Options.Replicas when set and
+	// otherwise the live pods counted by [Limiter.Run]'s heartbeats.
+	// Requests keep being limited, the pods together admitting about one
+	// burst plus refill when the load balancer spreads them evenly.
 	Fallback Policy = iota
 	// FailOpen allows every request, as if its bucket were full.
 	FailOpen
@@ -84,9 +85,15 @@ type Options struct {
 	Prefix string
 	// Policy decides when Redis cannot. The zero value is [Fallback].
 	Policy Policy
-	// Replicas is the number of pods sharing the limit, for the Fallback
-	// policy's per-pod limit. Zero means 1.
+	// Replicas fixes the number of pods sharing the limit, for the
+	// Fallback policy's per-pod share. Zero (the default) means the live
+	// pods counted by [Limiter.Run] (1 if Run is not running); set it only
+	// to override the count.
 	Replicas int
+	// Heartbeat is how often [Limiter.Run] announces the pod and counts
+	// the live ones. Zero means [DefaultHeartbeat] (2 s); a pod drops out
+	// of the count 3 heartbeats after its last.
+	Heartbeat time.Duration
 	// Timeout bounds each Redis call. Zero means [DefaultTimeout] (50 ms).
 	Timeout time.Duration
 	// BreakerFailures is the number of consecutive failed calls that opens
@@ -126,8 +133,14 @@ type Limiter struct {
 	dispatch *dispatcher
 	prefix   string
 	policy   Policy
-	replicas int
+	replicas int // Options.Replicas; 0: the heartbeat count
 	timeout  time.Duration
+
+	heartbeat time.Duration
+	podID     string
+	pods      atomic.Int64 // live pods at the last heartbeat (at least 1)
+	running   atomic.Bool
+
 	logger   *slog.Logger
 	now      func() time.Time
 	base     time.Time
@@ -136,7 +149,7 @@ type Limiter struct {
 	fallback *ratelimit.Memory
 	closed   *gatehouse.Error
 
-	allowed, limited, redisErrors, fallbacks, denyHits atomic.Uint64
+	allowed, limited, redisErrors, fallbacks, denyHits, heartbeatErrors atomic.Uint64
 }
 
 var (
@@ -157,19 +170,23 @@ func New(opts Options) (*Limiter, error) {
 		return nil, fmt.Errorf("redislimit: unknown Options.Policy %d", opts.Policy)
 	}
 	if opts.Replicas < 0 || opts.Timeout < 0 || opts.BreakerFailures < 0 || opts.BreakerCooldown < 0 ||
-		opts.MaxBatch < 0 || opts.MaxInflight < 0 {
+		opts.MaxBatch < 0 || opts.MaxInflight < 0 || opts.Heartbeat < 0 {
 		return nil, errors.New("redislimit: Options must not be negative (except DenyCacheSize)")
 	}
 	l := &Limiter{
 		client:   opts.Client,
 		prefix:   orDefault(opts.Prefix, DefaultPrefix),
 		policy:   opts.Policy,
-		replicas: max(opts.Replicas, 1),
+		replicas: opts.Replicas,
 		timeout:  orDefault(opts.Timeout, DefaultTimeout),
 		logger:   opts.Logger,
 		now:      opts.Now,
 		closed:   gatehouse.NewError(http.StatusServiceUnavailable, MsgUnavailable),
+
+		heartbeat: orDefault(opts.Heartbeat, DefaultHeartbeat),
+		podID:     newPodID(),
 	}
+	l.pods.Store(1)
 	if l.logger == nil {
 		l.logger = slog.Default()
 	}
@@ -378,10 +395,11 @@ func (l *Limiter) policyDecision(ctx context.Context, key string, lim ratelimit.
 
 // localLimit is the Fallback policy's per-pod share of lim.
 func (l *Limiter) localLimit(lim ratelimit.Limit) ratelimit.Limit {
-	if l.replicas == 1 {
+	pods := l.Pods()
+	if pods <= 1 {
 		return lim
 	}
-	share := func(n int) int { return max(1, (n+l.replicas-1)/l.replicas) }
+	share := func(n int) int { return max(1, (n+pods-1)/pods) }
 	return ratelimit.Limit{Rate: share(lim.Rate), Burst: share(lim.Burst), Period: lim.Period}
 }
 
@@ -406,6 +424,10 @@ type Stats struct {
 	// Commands/RoundTrips is the mean pipeline depth.
 	RoundTrips uint64 `json:"round_trips"`
 	Commands   uint64 `json:"commands"`
+	// Pods is what the Fallback policy divides limits by now (see
+	// [Limiter.Pods]); HeartbeatErrors counts failed heartbeats of Run.
+	Pods            int    `json:"pods"`
+	HeartbeatErrors uint64 `json:"heartbeat_errors"`
 }
 
 // Stats returns a snapshot of the counters. It is cheap: atomic loads.
@@ -420,6 +442,8 @@ func (l *Limiter) Stats() Stats {
 		Breaker:           l.breaker.State(),
 		RoundTrips:        l.dispatch.batchesSent.Load(),
 		Commands:          l.dispatch.cmdsSent.Load(),
+		Pods:              l.Pods(),
+		HeartbeatErrors:   l.heartbeatErrors.Load(),
 	}
 }
 
