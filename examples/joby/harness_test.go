@@ -18,6 +18,7 @@ import (
 
 	"gatehouse.dev"
 	"gatehouse.dev/internal/dbtest"
+	"gatehouse.dev/ratelimit/redislimit"
 	"gatehouse.dev/stack"
 	"gatehouse.dev/tenancy"
 	"gatehouse.dev/webhook"
@@ -112,7 +113,10 @@ func sqliteAPI(t testing.TB) *api {
 func redisAPI(t testing.TB) *api {
 	dbtest.Redis(t) // skip or fail when Redis is unreachable
 	path := filepath.Join(t.TempDir(), "joby.db")
-	a := newAPIWith(t, stack.Options{DatabaseURL: path, RedisURL: "redis://" + dbtest.RedisAddr()})
+	// A generous Redis timeout, as for the pods: on a loaded machine a 50 ms
+	// call can time out and fall back to the per-pod limit, which the
+	// limiter's own fault tests cover (TestRateLimit/redis failed so once).
+	a := newAPIWith(t, stack.Options{DatabaseURL: path, RedisURL: "redis://" + dbtest.RedisAddr(), Limiter: redislimit.Options{Timeout: 2 * time.Second}})
 	a.path = path
 	return a
 }
