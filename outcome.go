@@ -28,61 +28,21 @@ const (
 // SetOutcome records the outcome of the request of ctx, one of the Outcome
 // constants; a later call replaces an earlier one (an authenticated request
 // may still be refused a scope). It is a no-op without the [RequestID]
-// middleware. Call it on the request's goroutine, before the handler
-// returns.
+// middleware. Safe for concurrent use.
 func SetOutcome(ctx context.Context, outcome string) {
-	if st, ok := ctx.Value(requestKey{}).(*requestState); ok {
+	if st := stateOf(ctx); st != nil {
+		st.mu.Lock()
 		st.outcome = outcome
+		st.mu.Unlock()
 	}
 }
 
 // OutcomeFromContext returns the outcome recorded by [SetOutcome], or "".
 func OutcomeFromContext(ctx context.Context) string {
-	if st, ok := ctx.Value(requestKey{}).(*requestState); ok {
+	if st := stateOf(ctx); st != nil {
+		st.mu.Lock()
+		defer st.mu.Unlock()
 		return st.outcome
 	}
 	return ""
-}
-
-// SetCaller records the API key (its UUID id, never the key itself) and the
-// organization that authenticated the request of ctx, for middlewares that
-// run outside the authentication middleware and cannot see its context. It
-// is a no-op without the [RequestID] middleware.
-func SetCaller(ctx context.Context, keyID, orgID string) {
-	if st, ok := ctx.Value(requestKey{}).(*requestState); ok {
-		st.keyID, st.orgID = keyID, orgID
-	}
-}
-
-// CallerFromContext returns the key id and organization id recorded by
-// [SetCaller], or empty strings.
-func CallerFromContext(ctx context.Context) (keyID, orgID string) {
-	if st, ok := ctx.Value(requestKey{}).(*requestState); ok {
-		return st.keyID, st.orgID
-	}
-	return "", ""
-}
-
-// SetPrincipal records the authenticated caller of the request (the
-// authentication middleware passes its *auth.Key) in the per-request state
-// of [RequestID], where the FromContext functions of auth, tenancy and
-// scope find it without a context value of their own: one pointer for the
-// key, its organization and its scopes, and no new context or request per
-// authenticated request. It reports false, recording nothing, when ctx has
-// no per-request state (no RequestID middleware); the caller then falls
-// back to context values. Call it once, before the next handler runs.
-func SetPrincipal(ctx context.Context, p any) bool {
-	st, ok := ctx.Value(requestKey{}).(*requestState)
-	if ok {
-		st.principal = p
-	}
-	return ok
-}
-
-// PrincipalFromContext returns what [SetPrincipal] recorded, or nil.
-func PrincipalFromContext(ctx context.Context) any {
-	if st, ok := ctx.Value(requestKey{}).(*requestState); ok {
-		return st.principal
-	}
-	return nil
 }

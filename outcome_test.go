@@ -11,10 +11,11 @@ import (
 
 func TestOutcome(t *testing.T) {
 	t.Parallel()
-	var outcome, keyID, orgID string
+	var outcome string
+	var caller gatehouse.Caller
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gatehouse.SetOutcome(r.Context(), gatehouse.OutcomeAuthenticated)
-		gatehouse.SetCaller(r.Context(), "key-1", "org-1")
+		gatehouse.SetCaller(r.Context(), gatehouse.Caller{KeyID: "key-1", OrgID: "org-1"})
 		// A later stage may change its mind.
 		gatehouse.SetOutcome(r.Context(), gatehouse.OutcomeForbiddenScope)
 	})
@@ -24,12 +25,12 @@ func TestOutcome(t *testing.T) {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), struct{}{}, 1)))
 			outcome = gatehouse.OutcomeFromContext(r.Context())
-			keyID, orgID = gatehouse.CallerFromContext(r.Context())
+			caller, _ = gatehouse.CallerFromContext(r.Context())
 		})
 	}
 	gatehouse.RequestID(outer(inner)).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
-	if outcome != gatehouse.OutcomeForbiddenScope || keyID != "key-1" || orgID != "org-1" {
-		t.Fatalf("got outcome %q caller %q %q", outcome, keyID, orgID)
+	if outcome != gatehouse.OutcomeForbiddenScope || caller.KeyID != "key-1" || caller.OrgID != "org-1" {
+		t.Fatalf("got outcome %q caller %+v", outcome, caller)
 	}
 }
 
@@ -37,12 +38,14 @@ func TestOutcomeWithoutRequestID(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	gatehouse.SetOutcome(ctx, gatehouse.OutcomeAuthenticated)
-	gatehouse.SetCaller(ctx, "k", "o")
+	if gatehouse.SetCaller(ctx, gatehouse.Caller{KeyID: "k", OrgID: "o"}) {
+		t.Fatal("SetCaller recorded without per-request state")
+	}
 	if got := gatehouse.OutcomeFromContext(ctx); got != "" {
 		t.Fatalf("outcome %q without RequestID", got)
 	}
-	if k, o := gatehouse.CallerFromContext(ctx); k != "" || o != "" {
-		t.Fatalf("caller %q %q without RequestID", k, o)
+	if c, ok := gatehouse.CallerFromContext(ctx); ok || c.KeyID != "" {
+		t.Fatalf("caller %+v without RequestID", c)
 	}
 	ctx = gatehouse.NewRequestContext(ctx, "req")
 	gatehouse.SetOutcome(ctx, gatehouse.OutcomeRateLimited)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"gatehouse.dev/internal/uuid"
@@ -16,16 +17,24 @@ type requestKey struct{}
 
 // requestState is the per-request record shared by the middlewares of one
 // chain. Inner handlers fill in what outer middlewares read after the handler
-// returns (the route pattern, the outcome and the caller, see outcome.go).
+// returns (the route pattern, the outcome and the caller). mu guards every
+// field but id: with http.TimeoutHandler (or any handler that serves on
+// another goroutine) in the chain, an inner handler may still write while
+// an outer middleware reads.
 type requestState struct {
-	id      string
-	route   string
-	outcome string
-	keyID   string
-	orgID   string
-	// principal is the authenticated caller (an auth.Key), set once by
-	// the authentication middleware before it calls the next handler.
-	principal any
+	id string // set at creation, never changed
+
+	mu        sync.Mutex
+	route     string
+	outcome   string
+	caller    Caller
+	hasCaller bool
+}
+
+// stateOf returns the per-request state of ctx, or nil.
+func stateOf(ctx context.Context) *requestState {
+	st, _ := ctx.Value(requestKey{}).(*requestState)
+	return st
 }
 
 // RequestID is the first middleware of every chain: it gives the request a
@@ -33,24 +42,38 @@ type requestState struct {
 // order audit entries of the same millisecond), puts it in the context for
 // [RequestIDFromContext] and sets the X-Request-Id response header. An
 // incoming X-Request-Id is never adopted, so clients cannot forge audit
-// entries.
+// entries. A caller already in the request's context
+// ([NewCallerContext]) carries over.
 func RequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &requestState{id: uuid.NewV7(time.Now())}
+		st := newState(r.Context(), uuid.NewV7(time.Now()))
 		w.Header().Set(RequestIDHeader, st.id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestKey{}, st)))
 	})
 }
 
+// newState returns a new per-request state with request id id, carrying
+// over the caller of the state of ctx, if any.
+func newState(ctx context.Context, id string) *requestState {
+	st := &requestState{id: id}
+	if parent := stateOf(ctx); parent != nil {
+		parent.mu.Lock()
+		st.caller, st.hasCaller = parent.caller, parent.hasCaller
+		parent.mu.Unlock()
+	}
+	return st
+}
+
 // NewRequestContext returns ctx carrying request id id, for code that serves
-// requests without the [RequestID] middleware (tests, background jobs).
+// requests without the [RequestID] middleware (tests, background jobs). A
+// caller already in ctx ([NewCallerContext]) carries over.
 func NewRequestContext(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestKey{}, &requestState{id: id})
+	return context.WithValue(ctx, requestKey{}, newState(ctx, id))
 }
 
 // RequestIDFromContext returns the request id set by [RequestID], or "".
 func RequestIDFromContext(ctx context.Context) string {
-	if st, ok := ctx.Value(requestKey{}).(*requestState); ok {
+	if st := stateOf(ctx); st != nil {
 		return st.id
 	}
 	return ""
@@ -61,18 +84,22 @@ func RequestIDFromContext(ctx context.Context) string {
 // audit log. A leading method ("GET ") is dropped. It is a no-op without the
 // [RequestID] middleware.
 func SetRoute(ctx context.Context, pattern string) {
-	if st, ok := ctx.Value(requestKey{}).(*requestState); ok {
+	if st := stateOf(ctx); st != nil {
 		if _, p, found := strings.Cut(pattern, " "); found {
 			pattern = p
 		}
+		st.mu.Lock()
 		st.route = pattern
+		st.mu.Unlock()
 	}
 }
 
 // RouteFromContext returns the pattern recorded by [SetRoute] or
 // [RecordRoute], or "".
 func RouteFromContext(ctx context.Context) string {
-	if st, ok := ctx.Value(requestKey{}).(*requestState); ok {
+	if st := stateOf(ctx); st != nil {
+		st.mu.Lock()
+		defer st.mu.Unlock()
 		return st.route
 	}
 	return ""

@@ -14,7 +14,8 @@
 // in the key's [Refused] (how many, and when the last one was), read with
 // [RefusedReader], so a flood of refused requests cannot push the key's
 // valid requests out of its log.
-// It learns the key from Options.Key (audit never imports auth) and records
+// It learns the key from the request's gatehouse.Caller (or Options.Key;
+// audit never imports auth) and records
 // after the handler has returned: time, request id, method, path without the
 // query, the route pattern recorded by the router, status, duration, client
 // IP (X-Forwarded-For only from trusted proxies) and a truncated User-Agent.

@@ -11,16 +11,12 @@ import (
 	"gatehouse.dev/audit"
 )
 
-// An in-memory audit log behind the middleware. The Key func would normally
-// read the principal the auth middleware put in the context.
+// An in-memory audit log behind the middleware. It records the requests of
+// the gatehouse.Caller that the authentication middleware (here a stand-in)
+// records.
 func Example() {
 	log := audit.NewMemory(audit.MemoryOptions{Cap: 2})
-	mw, err := audit.New(audit.Options{
-		Key: func(r *http.Request) (keyID, orgID string, ok bool) {
-			return "key-1", "org-1", r.Header.Get("Authorization") != ""
-		},
-		Sink: log,
-	})
+	mw, err := audit.New(audit.Options{Sink: log})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -29,7 +25,15 @@ func Example() {
 	mux.HandleFunc("GET /v1/leads/{id}", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	})
-	h := gatehouse.RequestID(mw.Wrap(gatehouse.RecordRoute(mux)))
+	authn := func(next http.Handler) http.Handler { // stands in for auth.Middleware
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "" {
+				gatehouse.SetCaller(r.Context(), gatehouse.Caller{KeyID: "key-1", OrgID: "org-1"})
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	h := gatehouse.RequestID(authn(mw.Wrap(gatehouse.RecordRoute(mux))))
 
 	for _, target := range []string{"/v1/leads/1?api_key=secret", "/v1/leads/2", "/v1/nothing", "/v1/leads/3"} {
 		r := httptest.NewRequest("GET", target, nil)

@@ -19,10 +19,14 @@ const (
 
 // Options configures [New].
 type Options struct {
-	// Key names the API key that authenticated r and its organization; ok
-	// false means the request is not recorded. It runs on the incoming
-	// request, before the handler, so the authentication middleware that
-	// put the key in the context must run before this one. Required.
+	// Key, when set, names the API key that authenticated r and its
+	// organization; ok false means the request is not recorded. It runs on
+	// the incoming request, before the handler, so whatever it reads must
+	// be in place before this middleware runs. Nil means the request's
+	// gatehouse.Caller (KeyID and OrgID), read once the handler has
+	// returned, so the middleware may sit outside or inside the
+	// authentication middleware; a request without a caller (refused by
+	// authentication) is not recorded.
 	Key func(r *http.Request) (keyID, orgID string, ok bool)
 	// Sink receives the entries: a [*Recorder] in front of a shared backend,
 	// or a [*Memory] in a single process. Required.
@@ -41,8 +45,8 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Middleware records one [Entry] per request that Options.Key names, after
-// the handler returns.
+// Middleware records one [Entry] per request of a caller, after the
+// handler returns.
 type Middleware struct {
 	key      func(r *http.Request) (keyID, orgID string, ok bool)
 	sink     Sink
@@ -52,11 +56,8 @@ type Middleware struct {
 	now      func() time.Time
 }
 
-// New returns the audit middleware, or an error when Key or Sink is missing.
+// New returns the audit middleware, or an error when Sink is missing.
 func New(opts Options) (*Middleware, error) {
-	if opts.Key == nil {
-		return nil, errors.New("audit: Options.Key is required")
-	}
 	if opts.Sink == nil {
 		return nil, errors.New("audit: Options.Sink is required")
 	}
@@ -83,19 +84,28 @@ func New(opts Options) (*Middleware, error) {
 	return m, nil
 }
 
-// Wrap returns next wrapped. For each request that Options.Key names it
-// records, once next has returned (or panicked, as status 500): the start
+// Wrap returns next wrapped. For each request of a caller (see
+// Options.Key) it records, once next has returned (or panicked, as status 500): the start
 // time (UTC, milliseconds), the request id of [gatehouse.RequestID] (a fresh
 // one without it), method, path without the query, the route pattern
 // recorded by the router ([gatehouse.RouteFromContext]), status, duration,
 // client IP and the truncated User-Agent. Headers, query, bodies and the key
 // are never recorded.
+//
+// Without Options.Key, a request without per-request state gets one first
+// (gatehouse.WithRequestState), which the authentication middleware inside
+// then records the caller in.
 func (m *Middleware) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		keyID, orgID, ok := m.key(r)
-		if !ok {
-			next.ServeHTTP(w, r)
-			return
+		var keyID, orgID string
+		if m.key != nil {
+			var ok bool
+			if keyID, orgID, ok = m.key(r); !ok {
+				next.ServeHTTP(w, r)
+				return
+			}
+		} else {
+			r = gatehouse.WithRequestState(w, r)
 		}
 		start := m.now()
 		rw := respwriter.Wrap(w)
@@ -104,6 +114,13 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			status := rw.Status()
 			if !completed {
 				status = http.StatusInternalServerError
+			}
+			if m.key == nil {
+				c, ok := gatehouse.CallerFromContext(r.Context())
+				if !ok {
+					return
+				}
+				keyID, orgID = c.KeyID, c.OrgID
 			}
 			m.record(r, keyID, orgID, start, status)
 		}()

@@ -21,14 +21,18 @@ type principalKey struct{}
 
 // fakeAuth stands in for the auth middleware: a request with header
 // "Authorization: Bearer good-<key>" is authenticated as key <key> of
-// org-1; anything else is answered 401 without reaching next.
+// org-1 (recorded as the gatehouse.Caller, and as a context value of its
+// own for the Options.Key override); anything else is answered 401 without
+// reaching next.
 func fakeAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = gatehouse.WithRequestState(w, r)
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer good-")
 		if !ok {
 			gatehouse.WriteError(w, r, nil, gatehouse.NewError(http.StatusUnauthorized, "Invalid API key"))
 			return
 		}
+		gatehouse.SetCaller(r.Context(), gatehouse.Caller{KeyID: tok, OrgID: "org-1"})
 		ctx := context.WithValue(r.Context(), principalKey{}, principal{keyID: tok, orgID: "org-1"})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -103,7 +107,6 @@ func TestMiddlewareRecords(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2025, 6, 1, 12, 0, 0, 123_456_789, time.FixedZone("CEST", 7200)), step: 42 * time.Millisecond}
 	col := &collector{}
 	h := newChain(t, audit.Options{
-		Key:          keyFromContext,
 		Sink:         col,
 		Now:          clock.Now,
 		MaxUserAgent: 10,
@@ -285,7 +288,7 @@ func TestNewValidates(t *testing.T) {
 		opts audit.Options
 		ok   bool
 	}{
-		{"no key", audit.Options{Sink: sink}, false},
+		{"default key", audit.Options{Sink: sink}, true},
 		{"no sink", audit.Options{Key: key}, false},
 		{"negative", audit.Options{Key: key, Sink: sink, MaxUserAgent: -1}, false},
 		{"minimal", audit.Options{Key: key, Sink: sink}, true},
@@ -310,5 +313,49 @@ func TestMiddlewareWithoutRequestIDMiddleware(t *testing.T) {
 	mw.Wrap(http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil))
 	if es := col.entries(); len(es) != 1 || len(es[0].RequestID) != 36 {
 		t.Fatalf("entries %+v; want a generated request id", es)
+	}
+}
+
+// TestMiddlewareCallerAnyPosition: without Options.Key the middleware reads
+// the request's gatehouse.Caller after the handler, so it records the same
+// entries inside or outside the authentication middleware, with or without
+// RequestID outermost; refused requests (no caller) are not recorded.
+func TestMiddlewareCallerAnyPosition(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		chain func(mw *audit.Middleware, h http.Handler) http.Handler
+	}{
+		{"inside auth", func(mw *audit.Middleware, h http.Handler) http.Handler {
+			return gatehouse.RequestID(fakeAuth(mw.Wrap(h)))
+		}},
+		{"outside auth", func(mw *audit.Middleware, h http.Handler) http.Handler {
+			return gatehouse.RequestID(mw.Wrap(fakeAuth(h)))
+		}},
+		{"outside auth, no RequestID", func(mw *audit.Middleware, h http.Handler) http.Handler { return mw.Wrap(fakeAuth(h)) }},
+		{"inside auth, no RequestID", func(mw *audit.Middleware, h http.Handler) http.Handler { return fakeAuth(mw.Wrap(h)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			col := &collector{}
+			mw, err := audit.New(audit.Options{Sink: col})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := tc.chain(mw, gatehouse.RecordRoute(testMux()))
+			var ids []string
+			for _, authz := range []string{"Bearer good-k1", "Bearer bad"} {
+				req := httptest.NewRequest("GET", "/v1/leads/1", nil)
+				req.Header.Set("Authorization", authz)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				ids = append(ids, rec.Header().Get(gatehouse.RequestIDHeader))
+			}
+			es := col.entries()
+			if len(es) != 1 || es[0].KeyID != "k1" || es[0].OrganizationID != "org-1" || es[0].Status != 200 ||
+				es[0].Route != "/v1/leads/{id}" || es[0].RequestID != ids[0] || ids[0] == "" {
+				t.Fatalf("entries %+v, request ids %q", es, ids)
+			}
+		})
 	}
 }

@@ -60,10 +60,13 @@ func BenchmarkMiddleware(b *testing.B) {
 		name, key string
 		state     bool
 	}{
+		// Without gatehouse.RequestID the middleware makes the
+		// per-request state itself (a request id, a context, a request).
 		{"valid", f.raw["valid"], false},
 		// With the per-request state of gatehouse.RequestID (made once
-		// here, as RequestID makes it once per request), the key is the
-		// request's principal: no context values, no request copy.
+		// here, as RequestID makes it once per request), the key is
+		// recorded as the request's gatehouse.Caller: no context value, no
+		// request copy.
 		{"valid/request-state", f.raw["valid"], true},
 		{"malformed", "joby_live_nope", false},
 		{"unknown", f.raw["unknown"], false},

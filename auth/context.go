@@ -1,38 +1,20 @@
 package auth
 
-import (
-	"context"
+import "gatehouse.dev"
 
-	"gatehouse.dev"
-	"gatehouse.dev/scope"
-)
-
-type keyCtx struct{}
-
-// NewContext returns ctx carrying the authenticated key. The middleware
-// calls it after a successful authentication; handlers read the key back
-// with [FromContext].
-func NewContext(ctx context.Context, k Key) context.Context {
-	return context.WithValue(ctx, keyCtx{}, &k)
-}
-
-// FromContext returns the key put in ctx by [NewContext], or the key the
-// authentication middleware recorded as the request's principal
-// (gatehouse.SetPrincipal).
-func FromContext(ctx context.Context) (Key, bool) {
-	k, ok := ctx.Value(keyCtx{}).(*Key)
-	if !ok {
-		k, ok = gatehouse.PrincipalFromContext(ctx).(*Key)
+// Caller returns k as the request's gatehouse.Caller, the form in which the
+// authentication middleware records it: KeyID, PublicID, Lineage
+// ([Key.LineageID]: a key never rotated is its own lineage), OrgID, Scopes (sharing
+// k.Scopes' storage, read-only) and RateLimitPerMinute. Handlers read it
+// back with gatehouse.CallerFromContext; tests and background jobs put it
+// in a context with gatehouse.NewCallerContext.
+func (k *Key) Caller() gatehouse.Caller {
+	return gatehouse.Caller{
+		KeyID:              k.ID,
+		PublicID:           k.PublicID,
+		Lineage:            k.LineageID(),
+		OrgID:              k.OrganizationID,
+		Scopes:             k.Scopes.Sorted(),
+		RateLimitPerMinute: k.RateLimitPerMinute,
 	}
-	if !ok || k == nil {
-		return Key{}, false
-	}
-	return *k, true
 }
-
-// TenantID returns the key's organization (tenancy.Tenant), so that
-// organization-scoped queries find it through the request's principal.
-func (k *Key) TenantID() string { return k.OrganizationID }
-
-// GrantedScopes returns the key's scopes (scope.Granter).
-func (k *Key) GrantedScopes() scope.Set { return k.Scopes }

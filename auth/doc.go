@@ -43,8 +43,9 @@
 // header carrying the bare key; it answers 401 (with WWW-Authenticate:
 // Bearer) "Missing API key", "Invalid API key", "API key expired" or "API key
 // revoked", and 403 "Developer API is not enabled for this organization".
-// Requests that pass carry the key ([FromContext]), its organization
-// (tenancy.FromContext) and its scopes (scope.FromContext). [Usage] batches
+// A request that passes carries its key as the request's gatehouse.Caller
+// ([Key.Caller]; read with gatehouse.CallerFromContext, and by
+// tenancy.FromContext and scope.FromContext). [Usage] batches
 // last_used_at updates off the request path; a [Throttle] may limit failed
 // attempts per client.
 package auth

@@ -35,10 +35,10 @@ func Example() {
 		return
 	}
 	h := gatehouse.RequestID(mw.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		k, _ := auth.FromContext(r.Context())
+		c, _ := gatehouse.CallerFromContext(r.Context())
 		orgID, _ := tenancy.FromContext(r.Context())
 		granted, _ := scope.FromContext(r.Context())
-		fmt.Fprintf(w, "hello %s of %s, scopes %v", k.Name, orgID, granted.Strings())
+		fmt.Fprintf(w, "hello %s of %s, scopes %v", c.KeyID, orgID, granted.Strings())
 	})))
 
 	for _, header := range []string{
@@ -60,8 +60,8 @@ func Example() {
 		fmt.Println(w.Code, body)
 	}
 	// Output:
-	// 200 hello CRM sync of org-1, scopes [leads:read]
-	// 200 hello CRM sync of org-1, scopes [leads:read]
+	// 200 hello key-1 of org-1, scopes [leads:read]
+	// 200 hello key-1 of org-1, scopes [leads:read]
 	// 401 {"error":"Invalid API key"}
 	// 401 {"error":"Missing API key"}
 }

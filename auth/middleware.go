@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"gatehouse.dev"
-	"gatehouse.dev/scope"
-	"gatehouse.dev/tenancy"
 )
 
 // Throttle limits, per client address, the store reads the middleware
@@ -177,9 +175,12 @@ func validHeaderName(s string) bool {
 
 // Wrap returns next behind authentication. A request passes when it carries
 // a well-formed, known, unexpired, unrevoked key whose organization has the
-// Developer API module on; next then finds the key with [FromContext], the
-// organization with tenancy.FromContext and the key's scopes with
-// scope.FromContext. Otherwise the request ends with:
+// Developer API module on; the key is then recorded as the request's
+// gatehouse.Caller ([Key.Caller], gatehouse.SetCaller), where next and
+// everything after it find it: gatehouse.CallerFromContext,
+// tenancy.FromContext (the organization), scope.FromContext (the scopes),
+// and the audit, rate-limit and idempotency middlewares. Otherwise the
+// request ends with:
 //
 //   - 401 "Missing API key": neither Authorization nor the alternative
 //     header is present;
@@ -195,12 +196,16 @@ func validHeaderName(s string) bool {
 //     key that verifies is never refused this way;
 //   - 500 when the store fails (the cause is logged, never written).
 //
-// Every 401 carries "WWW-Authenticate: Bearer". The middleware records the
-// outcome (authenticated, unauthenticated or module_disabled) and, once
-// authenticated, the key id and organization with [gatehouse.SetOutcome]
-// and [gatehouse.SetCaller], for metrics taken outside it.
+// Every 401 carries "WWW-Authenticate: Bearer". The caller lives in the
+// per-request state of gatehouse.RequestID; when the chain has none
+// (RequestID missing or not outermost) the middleware creates it
+// (gatehouse.WithRequestState), so there is exactly one place a caller is
+// found. The middleware also records the outcome (authenticated,
+// unauthenticated or module_disabled) with gatehouse.SetOutcome, for
+// metrics taken outside it.
 func (m *Middleware) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = gatehouse.WithRequestState(w, r)
 		k, guarded, err := m.authenticate(r)
 		if err != nil {
 			m.refuse(w, r, guarded, err)
@@ -210,20 +215,13 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			m.usage.Mark(k.ID)
 		}
 		gatehouse.SetOutcome(r.Context(), gatehouse.OutcomeAuthenticated)
-		gatehouse.SetCaller(r.Context(), k.ID, k.OrganizationID)
-		// One pointer in the request's state carries the key, its
-		// organization (tenancy.FromContext) and its scopes
-		// (scope.FromContext): no new context or request. Without the
-		// RequestID middleware there is no such state: context values.
-		kp := &k
-		if gatehouse.SetPrincipal(r.Context(), kp) {
-			next.ServeHTTP(w, r)
+		if !gatehouse.SetCaller(r.Context(), k.Caller()) {
+			// Unreachable after WithRequestState; never serve a request
+			// whose caller nobody could find.
+			gatehouse.WriteError(w, r, m.logger, errors.New("auth: no per-request state to record the caller in"))
 			return
 		}
-		ctx := context.WithValue(r.Context(), keyCtx{}, kp)
-		ctx = tenancy.NewContext(ctx, k.OrganizationID)
-		ctx = scope.NewContext(ctx, k.Scopes)
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r)
 	})
 }
 

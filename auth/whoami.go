@@ -3,6 +3,7 @@ package auth
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -16,6 +17,11 @@ type WhoAmIOptions struct {
 	// in its context (see gatehouse.VersionFromContext, set by
 	// gatehouse.Versioner); e.g. "v1". Empty reports null.
 	Version string
+	// Store looks the caller's key up by public id for the parts of the
+	// answer a gatehouse.Caller does not carry (name, display prefix,
+	// environment, expiry): typically the key cache the authentication
+	// middleware uses, so the lookup is a cache hit. Required.
+	Store Store
 	// Logger receives the cause of a 500 (a chain without the
 	// authentication middleware); nil means slog.Default().
 	Logger *slog.Logger
@@ -41,21 +47,37 @@ type whoami struct {
 //	{"data":{"organization_id","key_id","key_name","display_prefix","env",
 //	  "scopes":[…],"rate_limit_per_minute","expires_at","api_version"},"request_id"}
 //
-// from the key in the request context: expires_at is RFC 3339 UTC or null,
-// api_version the version serving the request (gatehouse.VersionFromContext)
-// or Options.Version. It never returns the key, its secret or its hash. A
-// request without a key in its context (the middleware is missing) is a
-// 500 whose cause is logged.
-func WhoAmI(opts WhoAmIOptions) http.Handler {
+// for the request's gatehouse.Caller, whose key it looks up in
+// Options.Store: expires_at is RFC 3339 UTC or null, api_version the
+// version serving the request (gatehouse.VersionFromContext) or
+// Options.Version. It never returns the key, its secret or its hash. A
+// request without a caller (the middleware is missing) is a 500 whose cause
+// is logged; a key deleted since authentication is 401 "Invalid API key".
+// It is an error if Options.Store is nil.
+func WhoAmI(opts WhoAmIOptions) (http.Handler, error) {
+	if opts.Store == nil {
+		return nil, errors.New("auth: WhoAmIOptions.Store is required")
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
+	store := opts.Store
+	gone := gatehouse.NewError(http.StatusUnauthorized, gatehouse.MsgInvalidKey).WithHeader("WWW-Authenticate", "Bearer")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		k, ok := FromContext(ctx)
+		c, ok := gatehouse.CallerFromContext(ctx)
 		if !ok {
-			gatehouse.WriteError(w, r, logger, errors.New("auth: whoami: no key in the request context (is auth.Middleware in the chain?)"))
+			gatehouse.WriteError(w, r, logger, errors.New("auth: whoami: no caller in the request context (is auth.Middleware in the chain?)"))
+			return
+		}
+		k, err := store.LookupKey(ctx, c.PublicID)
+		switch {
+		case errors.Is(err, ErrNotFound) || err == nil && k.ID != c.KeyID:
+			gatehouse.WriteError(w, r, logger, gone.Wrap(fmt.Errorf("auth: whoami: key %s not found", c.KeyID)))
+			return
+		case err != nil:
+			gatehouse.WriteError(w, r, logger, fmt.Errorf("auth: whoami: look up key %s: %w", c.KeyID, err))
 			return
 		}
 		d := whoami{
@@ -81,7 +103,7 @@ func WhoAmI(opts WhoAmIOptions) http.Handler {
 			d.APIVersion = &v
 		}
 		gatehouse.WriteData(w, r, http.StatusOK, d)
-	})
+	}), nil
 }
 
 // WhoAmISchema returns the JSON Schema (2020-12, as OpenAPI 3.1 writes it)

@@ -55,7 +55,11 @@ func TestWhoAmI(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /v1/whoami", auth.WhoAmI(auth.WhoAmIOptions{Version: "v1"}))
+	who, err := auth.WhoAmI(auth.WhoAmIOptions{Version: "v1", Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle("GET /v1/whoami", who)
 	h := gatehouse.RequestID(versions.Wrap(mw.Wrap(mux)))
 
 	call := func(t *testing.T, headers map[string]string) (*httptest.ResponseRecorder, map[string]any) {
@@ -137,32 +141,59 @@ func TestWhoAmI(t *testing.T) {
 
 func TestWhoAmIWithoutVersionOrKey(t *testing.T) {
 	t.Parallel()
-	k := auth.Key{ID: "k", OrganizationID: "o", Name: "n", Env: auth.EnvLive, RateLimitPerMinute: 1}
+	ctx := context.Background()
+	store := auth.NewMemory(auth.MemoryOptions{})
+	k := auth.Key{ID: "k", OrganizationID: "o", PublicID: "0123456789abcdef", Name: "n", Env: auth.EnvLive, RateLimitPerMinute: 1}
+	if _, err := store.CreateOrg(ctx, auth.Org{ID: "o", Name: "O"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		opts auth.WhoAmIOptions
 		want any
 	}{
-		{auth.WhoAmIOptions{}, nil},
-		{auth.WhoAmIOptions{Version: "v3"}, "v3"},
+		{auth.WhoAmIOptions{Store: store}, nil},
+		{auth.WhoAmIOptions{Store: store, Version: "v3"}, "v3"},
 	} {
 		req := httptest.NewRequest("GET", "/v1/whoami", nil)
-		req = req.WithContext(auth.NewContext(req.Context(), k))
+		req = req.WithContext(gatehouse.NewCallerContext(req.Context(), k.Caller()))
 		rec := httptest.NewRecorder()
-		auth.WhoAmI(tc.opts).ServeHTTP(rec, req)
+		who, err := auth.WhoAmI(tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		who.ServeHTTP(rec, req)
 		var body struct {
 			Data map[string]any `json:"data"`
 		}
 		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != 200 {
 			t.Fatalf("%d %s", rec.Code, rec.Body)
 		}
-		if body.Data["api_version"] != tc.want || fmt.Sprint(body.Data["scopes"]) != "[]" {
+		if body.Data["api_version"] != tc.want || fmt.Sprint(body.Data["scopes"]) != "[]" || body.Data["key_name"] != "n" {
 			t.Errorf("%+v: %s", tc.opts, rec.Body)
 		}
 	}
+	who, err := auth.WhoAmI(auth.WhoAmIOptions{Store: store, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// A chain without the authentication middleware is a server error.
 	rec := httptest.NewRecorder()
-	auth.WhoAmI(auth.WhoAmIOptions{Logger: slog.New(slog.DiscardHandler)}).ServeHTTP(rec, httptest.NewRequest("GET", "/v1/whoami", nil))
+	who.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/whoami", nil))
 	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "Internal server error") {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	// A key deleted since it authenticated is no longer anybody.
+	gone := k
+	gone.PublicID = "fedcba9876543210"
+	rec = httptest.NewRecorder()
+	who.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/whoami", nil).WithContext(gatehouse.NewCallerContext(ctx, gone.Caller())))
+	if rec.Code != 401 {
+		t.Fatalf("deleted key: %d %s", rec.Code, rec.Body)
+	}
+	if _, err := auth.WhoAmI(auth.WhoAmIOptions{}); err == nil {
+		t.Fatal("WhoAmI without a Store")
 	}
 }

@@ -14,7 +14,8 @@
 //
 // The key is optional; when present it must be 1–255 printable ASCII
 // characters (else 400 "Invalid request headers" naming Idempotency-Key).
-// Keys are scoped to the API key (Options.Key), so two API keys may use the
+// Keys are scoped to the API key (the lineage of the request's
+// gatehouse.Caller, or Options.Key), so two API keys may use the
 // same value independently. A request's fingerprint is the SHA-256 of the
 // API key id, the method, the concrete path (PATCH /v1/leads/A and
 // /v1/leads/B differ) and the SHA-256 of the raw body.

@@ -21,8 +21,8 @@ func Example() {
 	mw, err := idempotency.New(idempotency.Options{
 		Store:   idempotency.NewMemory(idempotency.MemoryOptions{}),
 		Keyring: keyring,
-		// In production: the authenticated API key's id (auth.FromContext).
-		Key: func(r *http.Request) (string, bool) { return "key-1", true },
+		// Key is nil: stored responses are scoped by the request's
+		// gatehouse.Caller, which the authentication middleware records.
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -37,6 +37,7 @@ func Example() {
 	h := mw.Wrap(create) // in a registry: resource.Options{Middleware: …{mw.Wrap}}
 	send := func(key, body string) {
 		req := httptest.NewRequest("POST", "/v1/orders", strings.NewReader(body))
+		req = req.WithContext(gatehouse.NewCallerContext(req.Context(), gatehouse.Caller{KeyID: "key-1", OrgID: "org-1"}))
 		req.Header.Set("Idempotency-Key", key)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

@@ -22,11 +22,8 @@ import (
 	"gatehouse.dev/internal/dbtest"
 	"gatehouse.dev/internal/uuid"
 	"gatehouse.dev/resource"
-	"gatehouse.dev/scope"
 	"gatehouse.dev/tenancy"
 )
-
-type keyIDCtx struct{}
 
 // harness is a registry with the idempotency middleware behind a fake
 // authentication that takes the API key id from X-Test-Key.
@@ -149,10 +146,7 @@ func newHarness(t *testing.T, k storeKind, mod func(*idempotency.Options)) *harn
 	opts := idempotency.Options{
 		Store:   h.store,
 		Keyring: testKeyring(t, "k1"),
-		Key: func(r *http.Request) (string, bool) {
-			id, ok := r.Context().Value(keyIDCtx{}).(string)
-			return id, ok
-		},
+		// Key is nil: the scope is the lineage of the request's caller.
 	}
 	if mod != nil {
 		mod(&opts)
@@ -209,11 +203,9 @@ func newHarness(t *testing.T, k storeKind, mod func(*idempotency.Options)) *harn
 	}
 	auth := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx := tenancy.NewContext(r.Context(), h.org)
-			ctx = scope.NewContext(ctx, scope.NewSet("leads:read", "leads:create", "leads:update"))
-			if k := r.Header.Get("X-Test-Key"); k != "" {
-				ctx = context.WithValue(ctx, keyIDCtx{}, k)
-			}
+			// No X-Test-Key: a caller without a key id, whose requests
+			// are served without idempotency.
+			ctx := gatehouse.NewCallerContext(r.Context(), gatehouse.Caller{KeyID: r.Header.Get("X-Test-Key"), OrgID: h.org, Scopes: []string{"leads:create", "leads:read", "leads:update"}})
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}

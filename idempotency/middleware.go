@@ -57,11 +57,14 @@ type Options struct {
 	// left the keyring cannot be replayed (500), so keep a rotated-out
 	// secret in the keyring for at least TTL.
 	Keyring *gatehouse.Keyring
-	// Key returns the id of the request's API key, which scopes the
-	// idempotency keys (two API keys may use the same key independently).
-	// Required. A request for which it returns ok == false is served
-	// without idempotency.
-	Key func(r *http.Request) (keyID string, ok bool)
+	// Key returns the scope of the request's idempotency keys (two API
+	// keys may use the same Idempotency-Key independently). Nil means the
+	// lineage of the request's gatehouse.Caller (Caller.LineageID: the key
+	// and the keys rotated from it share their stored responses), so the
+	// middleware must run inside the authentication middleware. A request
+	// for which it returns ok == false or "" (no caller) is served without
+	// idempotency.
+	Key func(r *http.Request) (scope string, ok bool)
 	// TTL is how long a completed response is replayed: default 24 h.
 	TTL time.Duration
 	// LockTimeout is how long an unfinished request holds its key, so that
@@ -100,17 +103,14 @@ type Middleware struct {
 	logger       *slog.Logger
 }
 
-// New returns the middleware. Store, Keyring and Key are required;
-// durations and sizes must not be negative.
+// New returns the middleware. Store and Keyring are required; durations
+// and sizes must not be negative.
 func New(opts Options) (*Middleware, error) {
 	if opts.Store == nil {
 		return nil, errors.New("idempotency: Options.Store is required")
 	}
 	if opts.Keyring == nil {
 		return nil, errors.New("idempotency: Options.Keyring is required (stored responses are sealed)")
-	}
-	if opts.Key == nil {
-		return nil, errors.New("idempotency: Options.Key is required")
 	}
 	if opts.TTL < 0 || opts.LockTimeout < 0 || opts.MaxBodyBytes < 0 || opts.MaxResponseBytes < 0 || opts.StoreTimeout < 0 {
 		return nil, errors.New("idempotency: negative duration or size in Options")
@@ -127,6 +127,9 @@ func New(opts Options) (*Middleware, error) {
 		logger:       opts.Logger,
 	}
 	m.txStore, _ = opts.Store.(TxStore)
+	if m.key == nil {
+		m.key = callerScope
+	}
 	if m.ttl == 0 {
 		m.ttl = DefaultTTL
 	}
@@ -192,9 +195,16 @@ func fingerprint(scope, method, path string, body []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// callerScope is the default Options.Key: the lineage of the request's
+// caller.
+func callerScope(r *http.Request) (string, bool) {
+	c, ok := gatehouse.CallerFromContext(r.Context())
+	return c.LineageID(), ok
+}
+
 // Wrap returns next behind Idempotency-Key handling. Requests other than
 // POST and PATCH, requests without the header and requests for which
-// Options.Key reports no API key pass through untouched. Otherwise:
+// Options.Key reports no caller pass through untouched. Otherwise:
 //
 //   - a malformed or repeated header is 400 "Invalid request headers"
 //     naming Idempotency-Key;

@@ -85,7 +85,6 @@ func TestNew(t *testing.T) {
 	kr := testKeyring(t, "k1")
 	for name, opts := range map[string]idempotency.Options{
 		"no store":     {Key: key, Keyring: kr},
-		"no key":       {Store: store, Keyring: kr},
 		"no keyring":   {Store: store, Key: key},
 		"negative TTL": {Store: store, Key: key, Keyring: kr, TTL: -1},
 		"negative max": {Store: store, Key: key, Keyring: kr, MaxResponseBytes: -1},
@@ -93,6 +92,10 @@ func TestNew(t *testing.T) {
 		if _, err := idempotency.New(opts); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	// Without Key the scope is the request's gatehouse.Caller.
+	if _, err := idempotency.New(idempotency.Options{Store: store, Keyring: kr}); err != nil {
+		t.Errorf("no Key: %v", err)
 	}
 }
 

@@ -40,19 +40,19 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	srv, err := mcp.New(mcp.Options{Registry: reg})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Println("registered:", srv.Tools())
-
 	// A key that may only read leads.
 	store := auth.NewMemory(auth.MemoryOptions{})
 	_, _ = store.CreateOrg(ctx, auth.Org{ID: "org-1", Name: "Acme", APIEnabled: true})
 	raw, p, _ := auth.Generate("acme", auth.EnvLive)
 	_ = store.CreateKey(ctx, auth.Key{ID: "key-1", OrganizationID: "org-1", Env: p.Env, PublicID: p.PublicID,
 		Hash: auth.Hash(raw.Reveal()), Scopes: scope.NewSet("leads:read"), RateLimitPerMinute: 60})
+	srv, err := mcp.New(mcp.Options{Registry: reg, Keys: store})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("registered:", srv.Tools())
+
 	authn, err := auth.New(auth.Options{Store: store, Orgs: store, Prefix: "acme"})
 	if err != nil {
 		fmt.Println(err)

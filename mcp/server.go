@@ -66,8 +66,13 @@ type Options struct {
 	// cross-site use of a browser's network position.
 	AllowedOrigins []string
 	// WhoAmI serves the whoami tool: default auth.WhoAmI with the
-	// registry's version. Its JSON answer's data is the tool's result.
+	// registry's version and Keys. Its JSON answer's data is the tool's
+	// result.
 	WhoAmI http.Handler
+	// Keys looks the caller's key up for the default whoami tool
+	// (auth.WhoAmIOptions.Store; typically the key cache the
+	// authentication middleware uses). Required unless WhoAmI is set.
+	Keys auth.Store
 	// SchemaURI is the URI of the /schema document as an MCP resource:
 	// default "gatehouse://schema".
 	SchemaURI string
@@ -130,7 +135,12 @@ func New(opts Options) (s *Server, err error) {
 		s.now = time.Now
 	}
 	if s.whoami == nil {
-		s.whoami = auth.WhoAmI(auth.WhoAmIOptions{Version: reg.Version(), Logger: s.logger})
+		if opts.Keys == nil {
+			return nil, errors.New("mcp: Options.Keys is required without Options.WhoAmI")
+		}
+		if s.whoami, err = auth.WhoAmI(auth.WhoAmIOptions{Version: reg.Version(), Store: opts.Keys, Logger: s.logger}); err != nil {
+			return nil, err
+		}
 	}
 	if s.schemaURI == "" {
 		s.schemaURI = DefaultSchemaURI
@@ -305,13 +315,13 @@ type caller struct {
 	limit                int
 }
 
-// callerOf returns the authenticated caller of ctx.
+// callerOf returns the authenticated caller of ctx (gatehouse.Caller).
 func callerOf(ctx context.Context) (caller, bool) {
-	k, ok := auth.FromContext(ctx)
+	c, ok := gatehouse.CallerFromContext(ctx)
 	if !ok {
 		return caller{}, false
 	}
-	return caller{keyID: k.ID, orgID: k.OrganizationID, bucket: k.LineageID(), limit: k.RateLimitPerMinute}, true
+	return caller{keyID: c.KeyID, orgID: c.OrgID, bucket: c.LineageID(), limit: c.RateLimitPerMinute}, true
 }
 
 // middleware filters tools/list by the caller's scopes and counts each

@@ -105,7 +105,7 @@ func newEnvWith(t *testing.T, opts mcp.Options, ddl string, resources []resource
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Registry, opts.Limiter, opts.Audit, opts.Now = reg, limiter, e.audit, c.Now
+	opts.Registry, opts.Limiter, opts.Audit, opts.Keys, opts.Now = reg, limiter, e.audit, e.store, c.Now
 	if e.srv, err = mcp.New(opts); err != nil {
 		t.Fatal(err)
 	}

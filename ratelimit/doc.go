@@ -18,9 +18,10 @@
 //
 // # Middleware
 //
-// [New] returns the HTTP middleware. It sits after authentication (its
-// [Options].Key names the key and its limit, so this package knows nothing
-// of auth) and before the router:
+// [New] returns the HTTP middleware. It sits after authentication (it reads
+// the bucket and limit from the request's gatehouse.Caller, or from
+// [Options].Key, so this package knows nothing of auth) and before the
+// router:
 //
 //	RequestID → auth → audit → ratelimit → router → scope → handler
 //

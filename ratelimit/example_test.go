@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"gatehouse.dev"
 	"gatehouse.dev/ratelimit"
 )
 
@@ -18,14 +19,9 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	mw, err := ratelimit.New(ratelimit.Options{
-		// The key's id and limit would come from the authenticated key.
-		Key: func(r *http.Request) (string, ratelimit.Limit, bool) {
-			return r.Header.Get("X-Key-Id"), ratelimit.PerMinute(2), true
-		},
-		Limiter: mem,
-		Now:     now,
-	})
+	// Key is nil: the bucket and the limit are the request's
+	// gatehouse.Caller's, recorded by the authentication middleware.
+	mw, err := ratelimit.New(ratelimit.Options{Limiter: mem, Now: now})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -35,7 +31,8 @@ func Example() {
 	}))
 	for range 3 {
 		req := httptest.NewRequest(http.MethodGet, "/v1/leads", nil)
-		req.Header.Set("X-Key-Id", "key_1")
+		// In a service, auth.Middleware records the caller.
+		req = req.WithContext(gatehouse.NewCallerContext(req.Context(), gatehouse.Caller{KeyID: "key_1", OrgID: "org_1", RateLimitPerMinute: 2}))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		fmt.Println(rec.Code, rec.Header().Get("RateLimit-Policy"), rec.Header().Get("RateLimit"),

@@ -23,9 +23,13 @@ const (
 
 // Options configures [New].
 type Options struct {
-	// Key names the bucket of a request and its limit, typically the API
-	// key's public id and its rate_limit_per_minute as [PerMinute]. ok=false
-	// skips limiting for the request (no headers either). Required.
+	// Key names the bucket of a request and its limit; ok=false skips
+	// limiting for the request (no headers either). Nil means the
+	// request's gatehouse.Caller: the bucket is its lineage
+	// (Caller.LineageID, shared by a key and the keys rotated from it) and
+	// the limit [PerMinute] of its RateLimitPerMinute; a request without a
+	// caller is not limited, so the middleware must run inside the
+	// authentication middleware.
 	Key func(r *http.Request) (id string, l Limit, ok bool)
 	// Limiter makes the decisions. Nil means a new [Memory] with default
 	// options: exact for one process, per pod when there are several.
@@ -70,11 +74,18 @@ type policyHeader struct {
 	v string
 }
 
-// New returns the rate-limit middleware. It fails if opts.Key is nil.
-func New(opts Options) (*Middleware, error) {
-	if opts.Key == nil {
-		return nil, errors.New("ratelimit: Options.Key is required")
+// CallerKey is the default Options.Key: the lineage of the request's
+// gatehouse.Caller and [PerMinute] of its RateLimitPerMinute.
+func CallerKey(r *http.Request) (string, Limit, bool) {
+	c, ok := gatehouse.CallerFromContext(r.Context())
+	if !ok {
+		return "", Limit{}, false
 	}
+	return c.LineageID(), PerMinute(c.RateLimitPerMinute), true
+}
+
+// New returns the rate-limit middleware.
+func New(opts Options) (*Middleware, error) {
 	m := &Middleware{
 		key:     opts.Key,
 		limiter: opts.Limiter,
@@ -84,6 +95,9 @@ func New(opts Options) (*Middleware, error) {
 		now:     opts.Now,
 		onError: opts.OnError,
 		limited: gatehouse.NewError(http.StatusTooManyRequests, gatehouse.MsgRateLimited),
+	}
+	if m.key == nil {
+		m.key = CallerKey
 	}
 	if m.limiter == nil {
 		mem, err := NewMemory(MemoryOptions{})

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -46,10 +45,41 @@ func serve(h http.Handler, key string) *httptest.ResponseRecorder {
 	return rec
 }
 
-func TestNewRequiresKey(t *testing.T) {
+// TestCallerKey: without Options.Key the bucket and limit are the
+// request's gatehouse.Caller's; keys of one lineage share a bucket, and a
+// request without a caller is not limited.
+func TestCallerKey(t *testing.T) {
 	t.Parallel()
-	if _, err := ratelimit.New(ratelimit.Options{}); err == nil || !strings.Contains(err.Error(), "Options.Key is required") {
-		t.Fatalf("New without Key: err = %v", err)
+	c := newClock()
+	m, err := ratelimit.New(ratelimit.Options{Limiter: newMemory(t, ratelimit.MemoryOptions{Now: c.Now}), Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Wrap(okHandler)
+	send := func(caller *gatehouse.Caller) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/v1/leads", nil)
+		if caller != nil {
+			req = req.WithContext(gatehouse.NewCallerContext(req.Context(), *caller))
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	old := &gatehouse.Caller{KeyID: "k1", OrgID: "o", RateLimitPerMinute: 2}
+	rotated := &gatehouse.Caller{KeyID: "k2", Lineage: "k1", OrgID: "o", RateLimitPerMinute: 2}
+	other := &gatehouse.Caller{KeyID: "k3", OrgID: "o", RateLimitPerMinute: 2}
+	for i, tc := range []struct {
+		caller *gatehouse.Caller
+		code   int
+		limit  string
+	}{
+		{old, 204, "2"}, {rotated, 204, "2"}, {old, 429, "2"}, {rotated, 429, "2"},
+		{other, 204, "2"}, {nil, 204, ""}, {nil, 204, ""},
+	} {
+		rec := send(tc.caller)
+		if rec.Code != tc.code || rec.Header().Get("X-RateLimit-Limit") != tc.limit {
+			t.Fatalf("request %d: %d, limit %q", i, rec.Code, rec.Header().Get("X-RateLimit-Limit"))
+		}
 	}
 }
 

@@ -25,7 +25,7 @@ func BenchmarkList50(b *testing.B) {
 		e.mustCreate("leads", fmt.Sprintf(`{"first_name":"First%d","last_name":"Last","phone":"+1555000%04d","email":"lead%d@example.com","status":"New","notes":"Some notes about the lead"}`, i, i, i), org)
 	}
 	ctx := gatehouse.NewRequestContext(context.Background(), uuid.New())
-	ctx = tenancy.NewContext(scopeCtx(ctx, e.all), org)
+	ctx = withCaller(ctx, org, e.all)
 	req := httptest.NewRequest("GET", "/v1/leads?limit=50&status=New", nil).WithContext(ctx)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -84,7 +84,7 @@ func BenchmarkCursorPage(b *testing.B) {
 				b.Fatal(err)
 			}
 			ctx := gatehouse.NewRequestContext(context.Background(), uuid.New())
-			ctx = tenancy.NewContext(scopeCtx(ctx, e.all), org)
+			ctx = withCaller(ctx, org, e.all)
 			type page struct {
 				Data       []struct{} `json:"data"`
 				HasMore    bool       `json:"has_more"`

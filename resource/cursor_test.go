@@ -347,7 +347,7 @@ func TestCursorWalkWhileInserting(t *testing.T) {
 			}
 		})
 		wg.Go(func() { // straight into the table, inside the walked range
-			octx := tenancy.NewContext(ctx, org)
+			octx := gatehouse.NewCallerContext(ctx, gatehouse.Caller{OrgID: org})
 			for i := 0; ctx.Err() == nil && i < 150; i++ {
 				at := base.Add(time.Duration(i*7919%int(end.Sub(base)/time.Second)) * time.Second)
 				ts := db.Dialect.TimeValue(at)

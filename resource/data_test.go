@@ -17,7 +17,7 @@ import (
 
 // callerCtx is the context of a caller of org with the scopes.
 func callerCtx(org string, scopes []string) context.Context {
-	return scopeCtx(tenancy.NewContext(context.Background(), org), scopes)
+	return withCaller(context.Background(), org, scopes)
 }
 
 func wantErr(t *testing.T, err error, status int, msg string) *gatehouse.Error {
@@ -93,7 +93,7 @@ func TestDataAPI(t *testing.T) {
 		_, err = e.reg.Get(callerCtx(org, []string{"leads:create"}), "leads", id)
 		wantErr(t, err, http.StatusForbidden, gatehouse.MsgMissingScope)
 		// No organization: fails closed.
-		if _, err := e.reg.Get(scopeCtx(context.Background(), e.all), "leads", id); !errors.Is(err, tenancy.ErrNoOrganization) {
+		if _, err := e.reg.Get(withCaller(context.Background(), "", e.all), "leads", id); !errors.Is(err, tenancy.ErrNoOrganization) {
 			t.Errorf("no org: %v", err)
 		}
 

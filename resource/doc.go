@@ -15,8 +15,8 @@
 // generates the OpenAPI document of the whole registry.
 //
 // Every query goes through package tenancy, so it is confined to the
-// organization in the request context (put there by the authentication
-// middleware with tenancy.NewContext): another organization's record is a
+// organization of the request's caller (gatehouse.Caller.OrgID, recorded
+// by the authentication middleware): another organization's record is a
 // 404, its ids filter to an empty list, and a foreign key to its rows is a
 // 400 "Invalid foreign key". Each route checks its scope (<name>:read,
 // <name>:create, <name>:update) with package scope. Input is validated by

@@ -14,9 +14,7 @@ import (
 
 	"gatehouse.dev"
 	"gatehouse.dev/resource"
-	"gatehouse.dev/scope"
 	"gatehouse.dev/sqldb"
-	"gatehouse.dev/tenancy"
 )
 
 var uuids = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
@@ -64,8 +62,7 @@ func Example() {
 	// scopes into the context; here we do it by hand.
 	caller := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx := tenancy.NewContext(r.Context(), "org-acme")
-			ctx = scope.NewContext(ctx, scope.NewSet("leads:read", "leads:create"))
+			ctx := gatehouse.NewCallerContext(r.Context(), gatehouse.Caller{OrgID: "org-acme", Scopes: []string{"leads:create", "leads:read"}})
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
@@ -130,8 +127,7 @@ func Example_cursor() {
 		return
 	}
 	h := gatehouse.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := tenancy.NewContext(r.Context(), "org-acme")
-		reg.ServeHTTP(w, r.WithContext(scope.NewContext(ctx, scope.NewSet("notes:read", "notes:create"))))
+		reg.ServeHTTP(w, r.WithContext(gatehouse.NewCallerContext(r.Context(), gatehouse.Caller{OrgID: "org-acme", Scopes: []string{"notes:create", "notes:read"}})))
 	}))
 	for i := range 5 {
 		rec := httptest.NewRecorder()
@@ -211,8 +207,7 @@ func Example_existingTable() {
 		return
 	}
 	h := gatehouse.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := tenancy.NewContext(r.Context(), "42")
-		reg.ServeHTTP(w, r.WithContext(scope.NewContext(ctx, scope.NewSet("products:read", "products:create"))))
+		reg.ServeHTTP(w, r.WithContext(gatehouse.NewCallerContext(r.Context(), gatehouse.Caller{OrgID: "42", Scopes: []string{"products:create", "products:read"}})))
 	}))
 	send := func(method, target, body string) {
 		rec := httptest.NewRecorder()

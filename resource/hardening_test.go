@@ -279,8 +279,7 @@ func (fe fuzzEnv) serveRaw(method, path, rawQuery string, body []byte) (int, str
 	req := httptest.NewRequest(method, path, bytes.NewReader(body))
 	req.URL.RawQuery = rawQuery
 	ctx := gatehouse.NewRequestContext(req.Context(), "req-fuzz")
-	ctx = tenancy.NewContext(ctx, fe.org)
-	ctx = scopeCtx(ctx, fe.e.all)
+	ctx = withCaller(ctx, fe.org, fe.e.all)
 	rec := httptest.NewRecorder()
 	fe.e.reg.ServeHTTP(rec, req.WithContext(ctx))
 	return rec.Code, rec.Body.String()

@@ -19,7 +19,6 @@ import (
 	"gatehouse.dev/internal/dbtest"
 	"gatehouse.dev/internal/uuid"
 	"gatehouse.dev/resource"
-	"gatehouse.dev/tenancy"
 )
 
 // TestHTTP runs the registry's behaviour over hand-written tables and over
@@ -330,8 +329,7 @@ func testBodies(t *testing.T, e *env, org string) {
 	t.Run("413 while reading", func(t *testing.T) {
 		req := httptest.NewRequest("POST", "/v1/leads", strings.NewReader(`{"notes":"`+strings.Repeat("a", 1<<20)+`"}`))
 		req.ContentLength = -1 // chunked: only MaxBytesReader can stop it
-		ctx := tenancy.NewContext(gatehouse.NewRequestContext(req.Context(), "r"), org)
-		ctx = scopeCtx(ctx, e.all)
+		ctx := withCaller(gatehouse.NewRequestContext(req.Context(), "r"), org, e.all)
 		rec := httptest.NewRecorder()
 		e.reg.ServeHTTP(rec, req.WithContext(ctx))
 		if rec.Code != 413 || !strings.Contains(rec.Body.String(), "Request body too large") {
@@ -836,7 +834,7 @@ func testSchema(t *testing.T, e *env, org string) {
 		req := httptest.NewRequest("GET", "/v1/schema", nil)
 		ctx := gatehouse.NewVersionContext(gatehouse.NewRequestContext(req.Context(), "r"), v)
 		rec := httptest.NewRecorder()
-		e.reg.ServeHTTP(rec, req.WithContext(scopeCtx(tenancy.NewContext(ctx, org), e.all)))
+		e.reg.ServeHTTP(rec, req.WithContext(withCaller(ctx, org, e.all)))
 		var body struct {
 			Data map[string]any `json:"data"`
 		}

@@ -296,7 +296,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := tenancy.NextSequence(tenancy.NewContext(ctx, "o"), db.DB, db.Dialect, "x"); err != nil {
+		if _, err := tenancy.NextSequence(gatehouse.NewCallerContext(ctx, gatehouse.Caller{OrgID: "o"}), db.DB, db.Dialect, "x"); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -136,7 +136,7 @@ func TestSequenceGapsNeedsSequence(t *testing.T) {
 func (e *env) callCtx(base context.Context, body, org string) resp {
 	req := httptest.NewRequest(http.MethodPost, "/v1/leads", strings.NewReader(body))
 	ctx := gatehouse.NewRequestContext(base, "req-"+uuid.New())
-	req = req.WithContext(scopeCtx(tenancy.NewContext(ctx, org), e.all))
+	req = req.WithContext(withCaller(ctx, org, e.all))
 	rec := httptest.NewRecorder()
 	e.reg.ServeHTTP(rec, req)
 	out := resp{Code: rec.Code, Header: rec.Header(), Raw: rec.Body.String()}

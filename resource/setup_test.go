@@ -264,8 +264,8 @@ func (r resp) strs(key string) []string {
 	return out
 }
 
-// call sends a request as org with the scopes (nil scopes: none in the
-// context at all; org "": none in the context).
+// call sends a request as a caller of org with the scopes (nil scopes: no
+// caller at all; org "": a caller without an organization).
 func (e *env) call(method, target, body, org string, scopes []string) resp {
 	e.t.Helper()
 	var rd io.Reader
@@ -274,15 +274,15 @@ func (e *env) call(method, target, body, org string, scopes []string) resp {
 	}
 	req := httptest.NewRequest(method, target, rd)
 	ctx := gatehouse.NewRequestContext(req.Context(), "req-"+uuid.New())
-	if org != "" {
-		ctx = tenancy.NewContext(ctx, org)
-	}
+	// A caller exists only with scopes (nil: no caller at all, as a
+	// request refused by authentication); org "" is a caller without an
+	// organization.
 	if scopes != nil {
 		set, err := scope.ParseSet(scopes)
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		ctx = scope.NewContext(ctx, set)
+		ctx = gatehouse.NewCallerContext(ctx, gatehouse.Caller{OrgID: org, Scopes: set.Sorted()})
 	}
 	req = req.WithContext(ctx)
 	rec := httptest.NewRecorder()
@@ -333,9 +333,10 @@ func wantError(t testing.TB, r resp, code int, msg string) {
 	}
 }
 
-func scopeCtx(ctx context.Context, scopes []string) context.Context {
+// withCaller returns ctx with a caller of org granted scopes.
+func withCaller(ctx context.Context, org string, scopes []string) context.Context {
 	set, _ := scope.ParseSet(scopes)
-	return scope.NewContext(ctx, set)
+	return gatehouse.NewCallerContext(ctx, gatehouse.Caller{OrgID: org, Scopes: set.Sorted()})
 }
 
 type syncBuffer struct {

@@ -12,7 +12,6 @@ import (
 
 	"gatehouse.dev"
 	"gatehouse.dev/resource"
-	"gatehouse.dev/scope"
 	"gatehouse.dev/tenancy"
 )
 
@@ -70,7 +69,7 @@ func TestSQLShapeOfExistingTables(t *testing.T) {
 
 			serve := func(method, target, body string) *httptest.ResponseRecorder {
 				req := httptest.NewRequest(method, target, strings.NewReader(body))
-				ctx := scope.NewContext(tenancy.NewContext(req.Context(), "org-1"), scope.NewSet("products:create", "notes:read"))
+				ctx := gatehouse.NewCallerContext(req.Context(), gatehouse.Caller{OrgID: "org-1", Scopes: []string{"notes:read", "products:create"}})
 				rec := httptest.NewRecorder()
 				reg.ServeHTTP(rec, req.WithContext(ctx))
 				return rec

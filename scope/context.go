@@ -3,47 +3,39 @@ package scope
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	"gatehouse.dev"
 )
 
-type ctxKey struct{}
-
-// NewContext returns ctx carrying the caller's granted scopes.
-func NewContext(ctx context.Context, s Set) context.Context {
-	return context.WithValue(ctx, ctxKey{}, s)
-}
-
-// Granter is implemented by an authenticated principal that carries
-// granted scopes (auth's *Key). [FromContext] finds the scopes of the
-// principal recorded with gatehouse.SetPrincipal when ctx carries no scopes
-// of its own.
-type Granter interface {
-	GrantedScopes() Set
-}
-
-// FromContext returns the granted scopes put in ctx by [NewContext], or
-// those of the request's principal ([Granter]).
+// FromContext returns the scopes granted to the request's caller
+// (gatehouse.CallerFromContext), and false when the request has no caller.
+// It does not allocate for a caller recorded by the authentication
+// middleware (sorted scopes).
 func FromContext(ctx context.Context) (Set, bool) {
-	if s, ok := ctx.Value(ctxKey{}).(Set); ok {
-		return s, true
+	c, ok := gatehouse.CallerFromContext(ctx)
+	if !ok {
+		return Set{}, false
 	}
-	if g, ok := gatehouse.PrincipalFromContext(ctx).(Granter); ok {
-		return g.GrantedScopes(), true
-	}
-	return Set{}, false
+	return SetOf(c.Scopes), true
 }
 
-// Require returns a middleware that lets a request through only when the
-// scopes in its context include sc; otherwise it answers 403
-// {"error":"Missing scope","required_scope":"<sc>"}. A request with no
-// scopes in its context is refused the same way (fail closed). A refusal
-// records [gatehouse.OutcomeForbiddenScope] with [gatehouse.SetOutcome].
+// granted reports whether the caller of ctx has sc.
+func granted(ctx context.Context, sc Scope) bool {
+	c, ok := gatehouse.CallerFromContext(ctx)
+	return ok && slices.Contains(c.Scopes, string(sc))
+}
+
+// Require returns a middleware that lets a request through only when its
+// caller (gatehouse.CallerFromContext) is granted sc; otherwise it answers
+// 403 {"error":"Missing scope","required_scope":"<sc>"}. A request without
+// a caller is refused the same way (fail closed). A refusal records
+// [gatehouse.OutcomeForbiddenScope] with [gatehouse.SetOutcome].
 func Require(sc Scope) func(http.Handler) http.Handler {
 	denied := gatehouse.NewError(http.StatusForbidden, gatehouse.MsgMissingScope).With("required_scope", string(sc))
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if granted, ok := FromContext(r.Context()); !ok || !granted.Has(sc) {
+			if !granted(r.Context(), sc) {
 				gatehouse.SetOutcome(r.Context(), gatehouse.OutcomeForbiddenScope)
 				gatehouse.WriteError(w, r, nil, denied)
 				return
@@ -54,11 +46,11 @@ func Require(sc Scope) func(http.Handler) http.Handler {
 }
 
 // Check returns the 403 *gatehouse.Error for a missing scope, or nil when
-// ctx grants sc. Handlers that pick the scope at run time use it. A
-// refusal records [gatehouse.OutcomeForbiddenScope] with
+// the caller of ctx is granted sc. Handlers that pick the scope at run
+// time use it. A refusal records [gatehouse.OutcomeForbiddenScope] with
 // [gatehouse.SetOutcome].
 func Check(ctx context.Context, sc Scope) error {
-	if granted, ok := FromContext(ctx); ok && granted.Has(sc) {
+	if granted(ctx, sc) {
 		return nil
 	}
 	gatehouse.SetOutcome(ctx, gatehouse.OutcomeForbiddenScope)

@@ -70,14 +70,33 @@ func (s Scope) String() string { return string(s) }
 // is the empty set. Sets are small (tens of scopes), so membership is a
 // binary search over a slice: no map, no allocation.
 type Set struct {
-	s []Scope
+	s []string
 }
 
 // NewSet returns the set of the given scopes.
 func NewSet(scopes ...Scope) Set {
-	s := slices.Clone(scopes)
+	s := make([]string, len(scopes))
+	for i, sc := range scopes {
+		s[i] = string(sc)
+	}
 	slices.Sort(s)
 	return Set{s: slices.Compact(s)}
+}
+
+// SetOf returns the set of the scope strings ss, unvalidated (see
+// [ParseSet] for validation): for example gatehouse.Caller.Scopes. When ss
+// is already sorted and free of duplicates, as the authentication
+// middleware records it, the set shares ss instead of copying it, so ss
+// must not be modified afterwards.
+func SetOf(ss []string) Set {
+	for i := 1; i < len(ss); i++ {
+		if ss[i-1] >= ss[i] {
+			s := slices.Clone(ss)
+			slices.Sort(s)
+			return Set{s: slices.Compact(s)}
+		}
+	}
+	return Set{s: ss}
 }
 
 // ParseSet parses each string; the error names every invalid one.
@@ -100,7 +119,7 @@ func ParseSet(ss []string) (Set, error) {
 
 // Has reports whether sc is in the set.
 func (s Set) Has(sc Scope) bool {
-	_, ok := slices.BinarySearch(s.s, sc)
+	_, ok := slices.BinarySearch(s.s, string(sc))
 	return ok
 }
 
@@ -108,16 +127,22 @@ func (s Set) Has(sc Scope) bool {
 func (s Set) Len() int { return len(s.s) }
 
 // Scopes returns a copy of the scopes in sorted order.
-func (s Set) Scopes() []Scope { return slices.Clone(s.s) }
-
-// Strings returns the scopes as sorted strings.
-func (s Set) Strings() []string {
-	out := make([]string, len(s.s))
+func (s Set) Scopes() []Scope {
+	out := make([]Scope, len(s.s))
 	for i, sc := range s.s {
-		out[i] = string(sc)
+		out[i] = Scope(sc)
 	}
 	return out
 }
+
+// Strings returns a copy of the scopes as sorted strings (never nil).
+func (s Set) Strings() []string { return append(make([]string, 0, len(s.s)), s.s...) }
+
+// Sorted returns the scopes as sorted strings without copying: the slice
+// shares the set's storage, so read it and never modify it (use
+// [Set.Strings] for a copy). The authentication middleware fills
+// gatehouse.Caller.Scopes with it, without an allocation per request.
+func (s Set) Sorted() []string { return s.s }
 
 // Missing returns the scopes of want that are not in s, in want's order.
 func (s Set) Missing(want ...Scope) []Scope {

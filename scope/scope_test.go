@@ -70,7 +70,7 @@ func TestSet(t *testing.T) {
 func TestRequire(t *testing.T) {
 	t.Parallel()
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
-	h := gatehouse.RequestID(scope.Require("leads:create")(ok))
+	h := scope.Require("leads:create")(ok)
 	cases := []struct {
 		name    string
 		granted *scope.Set
@@ -84,8 +84,9 @@ func TestRequire(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			req := httptest.NewRequest("POST", "/v1/leads", nil)
+			req = req.WithContext(gatehouse.NewRequestContext(req.Context(), "req-1"))
 			if tc.granted != nil {
-				req = req.WithContext(scope.NewContext(req.Context(), *tc.granted))
+				req = req.WithContext(gatehouse.NewCallerContext(req.Context(), gatehouse.Caller{Scopes: tc.granted.Strings()}))
 			}
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"gatehouse.dev/auth"
+	"gatehouse.dev"
 	"gatehouse.dev/internal/dbtest"
 	"gatehouse.dev/resource"
 	"gatehouse.dev/stack"
@@ -16,10 +16,10 @@ import (
 // orders is a host handler: it answers the caller's organization and the
 // path value.
 func orders(w http.ResponseWriter, r *http.Request) {
-	k, _ := auth.FromContext(r.Context())
+	k, _ := gatehouse.CallerFromContext(r.Context())
 	org, _ := tenancy.FromContext(r.Context())
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"id": r.PathValue("id"), "org": org, "key": k.ID})
+	_ = json.NewEncoder(w).Encode(map[string]string{"id": r.PathValue("id"), "org": org, "key": k.KeyID})
 }
 
 var orderDoc = &resource.RouteDoc{

@@ -263,19 +263,6 @@ func devKeyring(ctx context.Context, db *sql.DB, d tenancy.Dialect) (*gatehouse.
 	return gatehouse.ParseKeyring(v)
 }
 
-// caller is how the audit log finds the calling key.
-func caller(r *http.Request) (keyID, orgID string, ok bool) {
-	k, ok := auth.FromContext(r.Context())
-	return k.ID, k.OrganizationID, ok
-}
-
-// lineage is how rate limits, idempotency and webhook ownership find the
-// calling key's lineage: a rotated key and its replacement share them.
-func lineage(r *http.Request) (lineageID, orgID string, ok bool) {
-	k, ok := auth.FromContext(r.Context())
-	return k.LineageID(), k.OrganizationID, ok
-}
-
 // buildRegistry builds the webhook service, idempotency, the registry and
 // its OpenAPI document.
 func (s *Stack) buildRegistry(ctx context.Context) error {
@@ -289,7 +276,11 @@ func (s *Stack) buildRegistry(ctx context.Context) error {
 		s.versioner = v
 	}
 	s.spec = openapi.NewHandler(openapi.HandlerOptions{Logger: s.logger})
-	routes = append(routes, s.whoamiRoute(), s.spec.Route(o.Prefix+"/openapi.json"))
+	who, err := s.whoamiRoute()
+	if err != nil {
+		return err
+	}
+	routes = append(routes, who, s.spec.Route(o.Prefix+"/openapi.json"))
 	if o.Webhooks {
 		if err := s.buildWebhooks(ctx); err != nil {
 			return err
@@ -324,10 +315,8 @@ func (s *Stack) buildRegistry(ctx context.Context) error {
 			return err
 		}
 		s.runners = append(s.runners, store.Run)
-		idem, err := idempotency.New(idempotency.Options{Store: store, Keyring: s.keyring, Logger: s.logger, Key: func(r *http.Request) (string, bool) {
-			id, _, ok := lineage(r)
-			return id, ok
-		}})
+		// Scoped by the caller's key lineage (the default).
+		idem, err := idempotency.New(idempotency.Options{Store: store, Keyring: s.keyring, Logger: s.logger})
 		if err != nil {
 			return err
 		}
@@ -391,10 +380,16 @@ func (s *Stack) rebuildDocument() error {
 	return nil
 }
 
-func (s *Stack) whoamiRoute() resource.Route {
+func (s *Stack) whoamiRoute() (resource.Route, error) {
+	// The key cache is built later (buildChain); whoami is a rare call and
+	// reads the key store.
+	who, err := auth.WhoAmI(auth.WhoAmIOptions{Version: s.opts.Version, Store: s.keys, Logger: s.logger})
+	if err != nil {
+		return resource.Route{}, err
+	}
 	return resource.Route{
 		Method: http.MethodGet, Path: s.opts.Prefix + "/whoami", Summary: "The calling API key (test connection)",
-		Handler: auth.WhoAmI(auth.WhoAmIOptions{Version: s.opts.Version, Logger: s.logger}),
+		Handler: who,
 		Doc: &resource.RouteDoc{
 			OperationID: "getWhoAmI",
 			Description: "What a no-code platform's \"test connection\" step calls: the organization, the key's id, name, scopes and rate limit, and the API version.",
@@ -402,16 +397,16 @@ func (s *Stack) whoamiRoute() resource.Route {
 			Responses: []resource.ResponseDoc{{Status: http.StatusOK, Description: "The calling key.",
 				Data: json.RawMessage(`{"$ref":"#/components/schemas/WhoAmI"}`)}},
 		},
-	}
+	}, nil
 }
 
 func (s *Stack) buildWebhooks(ctx context.Context) error {
 	wo := s.opts.Webhook
 	wo.DB, wo.Dialect, wo.Keyring, wo.Resources = s.db, s.dialect, s.keyring, s.opts.Resources
 	wo.APIPrefix, wo.Logger, wo.Now = s.opts.Prefix, s.logger, s.now
-	// Subscriptions belong to a key's lineage, so they follow it through
-	// rotations; checks read the lineage's current key.
-	wo.Caller = lineage
+	// Subscriptions belong to the caller's key lineage (the default with
+	// Caller nil), so they follow it through rotations; checks read the
+	// lineage's current key.
 	wo.KeyCheck = func(ctx context.Context, orgID, keyID string) (scope.Set, bool, error) {
 		k, err := auth.CurrentKey(ctx, s.keys, orgID, keyID)
 		if errors.Is(err, auth.ErrNotFound) {
@@ -533,16 +528,12 @@ func (s *Stack) buildChain(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if s.trail, err = audit.New(audit.Options{Sink: sink, Key: caller, ClientIP: o.ClientIP}); err != nil {
+	// Audit and rate limit read the gatehouse.Caller auth records (the
+	// limit's bucket is the key's lineage).
+	if s.trail, err = audit.New(audit.Options{Sink: sink, ClientIP: o.ClientIP}); err != nil {
 		return err
 	}
-	if s.limits, err = ratelimit.New(ratelimit.Options{
-		Limiter: s.tel.Limiter(s.limiter), Logger: s.logger,
-		Key: func(r *http.Request) (string, ratelimit.Limit, bool) {
-			k, ok := auth.FromContext(r.Context())
-			return k.LineageID(), ratelimit.PerMinute(k.RateLimitPerMinute), ok
-		},
-	}); err != nil {
+	if s.limits, err = ratelimit.New(ratelimit.Options{Limiter: s.tel.Limiter(s.limiter), Logger: s.logger}); err != nil {
 		return err
 	}
 	// request id → telemetry → version → auth → audit → rate limit →

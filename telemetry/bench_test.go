@@ -91,8 +91,8 @@ func benchChain(b *testing.B, tel *telemetry.Instruments) (http.Handler, string)
 	}
 	limiter, err := ratelimit.New(ratelimit.Options{Limiter: lim, Key: func(r *http.Request) (string, ratelimit.Limit, bool) {
 		// A limit the benchmark never reaches: every request is allowed.
-		k, ok := auth.FromContext(r.Context())
-		return k.ID, ratelimit.PerMinute(1 << 30), ok
+		c, ok := gatehouse.CallerFromContext(r.Context())
+		return c.LineageID(), ratelimit.PerMinute(1 << 30), ok
 	}})
 	if err != nil {
 		b.Fatal(err)

@@ -106,14 +106,7 @@ func newChain(t *testing.T, opts telemetry.Options) *chain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	limiter, err := ratelimit.New(ratelimit.Options{
-		Limiter: c.tel.Limiter(mem),
-		Logger:  logger,
-		Key: func(r *http.Request) (string, ratelimit.Limit, bool) {
-			k, ok := auth.FromContext(r.Context())
-			return k.ID, ratelimit.PerMinute(k.RateLimitPerMinute), ok
-		},
-	})
+	limiter, err := ratelimit.New(ratelimit.Options{Limiter: c.tel.Limiter(mem), Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

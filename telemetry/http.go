@@ -79,7 +79,8 @@ func (t *Instruments) Middleware(next http.Handler) http.Handler {
 // finish records the metrics of one request and annotates its span.
 func (t *Instruments) finish(ctx context.Context, method string, status int, d time.Duration, span trace.Span, recording bool) {
 	outcome := requestOutcome(gatehouse.OutcomeFromContext(ctx), status)
-	keyID, orgID := gatehouse.CallerFromContext(ctx)
+	caller, _ := gatehouse.CallerFromContext(ctx)
+	keyID, orgID := caller.KeyID, caller.OrgID
 	metricOrg := ""
 	if t.orgAttr {
 		metricOrg = orgID

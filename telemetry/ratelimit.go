@@ -5,7 +5,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
-	"gatehouse.dev/auth"
+	"gatehouse.dev"
 	"gatehouse.dev/ratelimit"
 )
 
@@ -86,8 +86,8 @@ func (l *peekingLimiter) Peek(ctx context.Context, key string, lim ratelimit.Lim
 func endLimiterSpan(ctx context.Context, span trace.Span, d int, err error) {
 	if span.IsRecording() {
 		span.SetAttributes(AttrDecision.String(decisionNames[d]))
-		if k, ok := auth.FromContext(ctx); ok {
-			span.SetAttributes(AttrKeyID.String(k.ID), AttrOrgID.String(k.OrganizationID))
+		if c, ok := gatehouse.CallerFromContext(ctx); ok {
+			span.SetAttributes(AttrKeyID.String(c.KeyID), AttrOrgID.String(c.OrgID))
 		}
 		if err != nil {
 			spanError(span, err)

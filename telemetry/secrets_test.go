@@ -113,18 +113,11 @@ func TestNoSecrets(t *testing.T) {
 	if _, err := tel.ObserveAudit(rec.Stats); err != nil {
 		t.Fatal(err)
 	}
-	auditMW, err := audit.New(audit.Options{Sink: rec, Key: func(r *http.Request) (string, string, bool) {
-		k, ok := auth.FromContext(r.Context())
-		return k.ID, k.OrganizationID, ok
-	}})
+	auditMW, err := audit.New(audit.Options{Sink: rec})
 	if err != nil {
 		t.Fatal(err)
 	}
-	limiter, err := ratelimit.New(ratelimit.Options{Limiter: tel.Limiter(rl), Logger: logger,
-		Key: func(r *http.Request) (string, ratelimit.Limit, bool) {
-			k, ok := auth.FromContext(r.Context())
-			return k.ID, ratelimit.PerMinute(k.RateLimitPerMinute), ok
-		}})
+	limiter, err := ratelimit.New(ratelimit.Options{Limiter: tel.Limiter(rl), Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

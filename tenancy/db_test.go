@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse.dev"
 	"gatehouse.dev/internal/dbtest"
 	"gatehouse.dev/internal/uuid"
 	"gatehouse.dev/tenancy"
@@ -94,8 +95,8 @@ func TestOnDatabases(t *testing.T) {
 			t.Errorf("DialectOf = %v, %v; want %v", d, err, db.Dialect)
 		}
 		tbl := createItems(t, db)
-		a := tenancy.NewContext(context.Background(), orgA)
-		b := tenancy.NewContext(context.Background(), orgB)
+		a := gatehouse.NewCallerContext(context.Background(), gatehouse.Caller{OrgID: orgA})
+		b := gatehouse.NewCallerContext(context.Background(), gatehouse.Caller{OrgID: orgB})
 		t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 		aID := insertItem(t, a, db.DB, tbl, "Alpha", t0)
 		bID := insertItem(t, b, db.DB, tbl, "Beta", t0.Add(time.Hour))
@@ -152,7 +153,7 @@ func TestOnDatabases(t *testing.T) {
 		})
 
 		t.Run("search", func(t *testing.T) {
-			c := tenancy.NewContext(context.Background(), uuid.New())
+			c := gatehouse.NewCallerContext(context.Background(), gatehouse.Caller{OrgID: uuid.New()})
 			for _, n := range []string{"Müller", "MÜLLER", "ab%cd", "abXcd", "a_b", "axb", `back\slash`, "backXslash", "Straße"} {
 				insertItem(t, c, db.DB, tbl, n, t0)
 			}
@@ -183,8 +184,8 @@ func TestOnDatabases(t *testing.T) {
 
 		t.Run("sequence is per organization and gap-free under concurrency", func(t *testing.T) {
 			ctx := context.Background()
-			c := tenancy.NewContext(ctx, uuid.New())
-			d := tenancy.NewContext(ctx, uuid.New())
+			c := gatehouse.NewCallerContext(ctx, gatehouse.Caller{OrgID: uuid.New()})
+			d := gatehouse.NewCallerContext(ctx, gatehouse.Caller{OrgID: uuid.New()})
 			const n = 20
 			var wg sync.WaitGroup
 			errs := make(chan error, n)

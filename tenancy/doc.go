@@ -1,7 +1,8 @@
 // Package tenancy keeps every query inside the caller's organization.
 //
-// The authentication middleware puts the organization of the API key into the
-// request context with [NewContext]; the helpers here read it back with
+// The authentication middleware records the API key's organization as
+// gatehouse.Caller.OrgID (tests and background jobs use
+// gatehouse.NewCallerContext); the helpers here read it back with
 // [FromContext] and build SQL that always carries it:
 //
 //   - [Table.Select] and [Table.Get] start their WHERE clause with

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"gatehouse.dev"
 	"gatehouse.dev/sqldb"
 	"gatehouse.dev/tenancy"
 )
@@ -24,8 +25,8 @@ func Example() {
 	_, _ = db.ExecContext(ctx, `CREATE TABLE notes (id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, body TEXT)`)
 
 	notes := tenancy.Table{Name: "notes", Dialect: tenancy.SQLite}
-	acme := tenancy.NewContext(ctx, "org-acme")
-	globex := tenancy.NewContext(ctx, "org-globex")
+	acme := gatehouse.NewCallerContext(ctx, gatehouse.Caller{OrgID: "org-acme"})
+	globex := gatehouse.NewCallerContext(ctx, gatehouse.Caller{OrgID: "org-globex"})
 	_ = notes.Insert(acme, db, []tenancy.Assign{{Column: "id", Value: "n1"}, {Column: "body", Value: "Call back 50% Off customer"}})
 	_ = notes.Insert(globex, db, []tenancy.Assign{{Column: "id", Value: "n2"}, {Column: "body", Value: "call back tomorrow"}})
 

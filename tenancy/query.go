@@ -9,7 +9,7 @@ import (
 )
 
 // ErrNoOrganization is returned by every organization-scoped query when the
-// context carries no organization (see [NewContext]). Such a query is never
+// context carries no organization (see [FromContext]). Such a query is never
 // run unscoped.
 var ErrNoOrganization = errors.New("tenancy: no organization in context")
 

@@ -8,12 +8,15 @@ import (
 
 	"github.com/DATA-DOG/go-sqlmock"
 
+	"gatehouse.dev"
 	"gatehouse.dev/tenancy"
 )
 
 const org = "11111111-1111-4111-8111-111111111111"
 
-func orgCtx() context.Context { return tenancy.NewContext(context.Background(), org) }
+func orgCtx() context.Context {
+	return gatehouse.NewCallerContext(context.Background(), gatehouse.Caller{OrgID: org})
+}
 
 func newMock(t *testing.T) (*sql.DB, sqlmock.Sqlmock) {
 	t.Helper()
@@ -169,7 +172,7 @@ func TestFailClosed(t *testing.T) {
 	tbl := tenancy.Table{Name: "leads", Dialect: tenancy.SQLite}
 	for name, ctx := range map[string]context.Context{
 		"no organization":    context.Background(),
-		"empty organization": tenancy.NewContext(context.Background(), ""),
+		"empty organization": gatehouse.NewCallerContext(context.Background(), gatehouse.Caller{OrgID: ""}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := tbl.Select(ctx, db, tenancy.Query{Columns: []string{"id"}}); !errors.Is(err, tenancy.ErrNoOrganization) {

@@ -72,7 +72,7 @@
 // # Wiring
 //
 //	wh, _ := webhook.New(webhook.Options{DB: db, Keyring: kr, Resources: resources,
-//		Caller: callerFromAuth, KeyCheck: keyFromStore})
+//		KeyCheck: keyFromStore})
 //	routes, _ := wh.Routes()
 //	reg, _ := resource.New(resource.Options{DB: db, Resources: resources, Routes: routes, OnWrite: wh.OnWrite})
 //	disp, _ := webhook.NewDispatcher(webhook.DispatcherOptions{Service: wh})

@@ -50,8 +50,6 @@ type testKey struct {
 	active  bool
 }
 
-type keyIDCtx struct{}
-
 // env is a database with the webhook tables, a resource registry with the
 // public routes, an admin handler and a fake key store.
 type env struct {
@@ -112,7 +110,6 @@ func newEnv(t *testing.T, db dbtest.DB, mod func(*webhook.Options)) *env {
 		Dialect:       db.Dialect,
 		Keyring:       e.kr,
 		Resources:     testResources(),
-		Caller:        e.caller,
 		KeyCheck:      e.keyCheck,
 		AllowHTTP:     true,
 		AllowAnyPort:  true,
@@ -136,7 +133,7 @@ func newEnv(t *testing.T, db dbtest.DB, mod func(*webhook.Options)) *env {
 	}
 	e.svc = svc
 	var routes []resource.Route
-	if opts.Caller != nil {
+	if opts.KeyCheck != nil {
 		if routes, err = svc.Routes(); err != nil {
 			t.Fatal(err)
 		}
@@ -187,12 +184,6 @@ func (e *env) setKey(token string, active bool, scopes ...string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.keys[token].scopes, e.keys[token].active = set, active
-}
-
-func (e *env) caller(r *http.Request) (string, string, bool) {
-	id, _ := r.Context().Value(keyIDCtx{}).(string)
-	org, ok := tenancy.FromContext(r.Context())
-	return id, org, ok && id != ""
 }
 
 func (e *env) keyCheck(_ context.Context, orgID, keyID string) (scope.Set, bool, error) {
@@ -270,9 +261,7 @@ func (e *env) api(method, target, body, token string) resp {
 		if !k.active {
 			e.t.Fatalf("test bug: call with an inactive key")
 		}
-		ctx = tenancy.NewContext(ctx, k.org)
-		ctx = scope.NewContext(ctx, k.scopes)
-		ctx = context.WithValue(ctx, keyIDCtx{}, k.id)
+		ctx = gatehouse.NewCallerContext(ctx, gatehouse.Caller{KeyID: k.id, OrgID: k.org, Scopes: k.scopes.Strings()})
 	}
 	return e.serve(e.reg, req.WithContext(ctx))
 }

@@ -138,13 +138,14 @@ func decodeFields(m map[string]json.RawMessage, create bool, v *invalid) fields 
 //	DELETE /v1/webhooks/{id}  unsubscribe → 204
 //
 // Each requires the manage scope (default webhooks:manage). A subscription
-// belongs to the API key that made it (Options.Caller): other keys, even of
-// the same organization, get 404. Subscribing to a type needs its read
-// scope (403 Missing scope otherwise); "*" stands for the types the key can
-// read. It is an error to call Routes without Options.Caller.
+// belongs to the API key that made it (the request's gatehouse.Caller, or
+// Options.Caller): other keys, even of the same organization, get 404.
+// Subscribing to a type needs its read scope (403 Missing scope otherwise);
+// "*" stands for the types the key can read. It is an error to call Routes
+// without Options.KeyCheck (deliveries re-check the owning key).
 func (s *Service) Routes() ([]resource.Route, error) {
-	if s.caller == nil {
-		return nil, errors.New("webhook: Routes needs Options.Caller")
+	if s.keyCheck == nil {
+		return nil, errors.New("webhook: Routes needs Options.KeyCheck")
 	}
 	col, item := s.prefix+"/webhooks", s.prefix+"/webhooks/{id}"
 	d := s.routeDocs()

@@ -183,7 +183,7 @@ func TestKeyOwnedWithoutKeyCheck(t *testing.T) {
 		o.Caller, o.KeyCheck = nil, nil
 	})
 	if _, err := e.svc.Routes(); err == nil {
-		t.Fatal("Routes without Caller succeeded")
+		t.Fatal("Routes without KeyCheck succeeded")
 	}
 	org := uuid.New()
 	rc := newReceiver(t, nil)

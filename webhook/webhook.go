@@ -61,15 +61,18 @@ type Options struct {
 	// Types are more event types, e.g. for events the service emits with
 	// [Service.Emit].
 	Types []EventType
-	// Caller identifies the API key of a public API request: its id and
-	// organization. Required for [Service.Routes]. The key's granted
-	// scopes are read with scope.FromContext.
+	// Caller, when set, identifies the API key of a public API request:
+	// its id and organization. Nil means the request's gatehouse.Caller:
+	// its lineage (Caller.LineageID, so subscriptions follow a key
+	// through rotations; KeyCheck then receives the lineage id) and OrgID.
+	// The key's granted scopes are read with scope.FromContext.
 	Caller func(r *http.Request) (keyID, orgID string, ok bool)
 	// KeyCheck reports, at delivery time, the current scopes of the API
 	// key that owns an endpoint and whether the key is still active (not
 	// revoked, not expired). An inactive key disables its endpoints; a
-	// missing read scope skips the event. Required with Caller; without
-	// it, endpoints owned by keys receive nothing (fail closed).
+	// missing read scope skips the event. Required with Caller and for
+	// [Service.Routes]; without it, endpoints owned by keys receive
+	// nothing (fail closed).
 	KeyCheck func(ctx context.Context, orgID, keyID string) (granted scope.Set, active bool, err error)
 	// APIPrefix of the public routes: default "/v1".
 	APIPrefix string
@@ -139,6 +142,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.Caller != nil && opts.KeyCheck == nil {
 		return nil, errors.New("webhook: Options.KeyCheck is required with Options.Caller: deliveries re-check the owning key")
+	}
+	if opts.Caller == nil {
+		opts.Caller = callerOf
 	}
 	s := &Service{
 		db:       opts.DB,
@@ -280,6 +286,13 @@ func (s *Service) Migrate(ctx context.Context) error {
 		return fmt.Errorf("webhook: migrate: %w", err)
 	}
 	return nil
+}
+
+// callerOf is the default Options.Caller: the lineage and organization of
+// the request's gatehouse.Caller.
+func callerOf(r *http.Request) (keyID, orgID string, ok bool) {
+	c, ok := gatehouse.CallerFromContext(r.Context())
+	return c.LineageID(), c.OrgID, ok
 }
 
 // ddl returns the idempotent statements of version 1 for the dialect.

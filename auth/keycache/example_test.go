@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse.dev"
 	"gatehouse.dev/auth"
 	"gatehouse.dev/auth/keycache"
 	"gatehouse.dev/scope"
@@ -41,8 +42,8 @@ func Example() {
 		return
 	}
 	h := mw.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		k, _ := auth.FromContext(r.Context())
-		fmt.Fprintf(w, "hello %s", k.Name)
+		c, _ := gatehouse.CallerFromContext(r.Context())
+		fmt.Fprintf(w, "hello %s", c.KeyID)
 	}))
 	get := func() {
 		r := httptest.NewRequest(http.MethodGet, "/v1/leads", nil)
@@ -66,8 +67,8 @@ func Example() {
 	cache.Apply(keycache.Change{OrgID: k.OrganizationID, KeyID: k.ID})
 	get()
 	// Output:
-	// 200 hello CRM sync
-	// 200 hello CRM sync
+	// 200 hello 5f0c1a52-8d8e-4e0b-9a43-2f1b9d6c1e77
+	// 200 hello 5f0c1a52-8d8e-4e0b-9a43-2f1b9d6c1e77
 	// hits 1, misses 1
 	// 401 API key revoked
 }

@@ -94,8 +94,8 @@ func TestSecretNeverStoredOrLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := gatehouse.RequestID(mw.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		k, _ := auth.FromContext(r.Context())
-		logger.InfoContext(r.Context(), "served", "key", k.DisplayPrefix)
+		c, _ := gatehouse.CallerFromContext(r.Context())
+		logger.InfoContext(r.Context(), "served", "key", c.PublicID)
 		w.WriteHeader(http.StatusNoContent)
 	})))
 	wrong := full[:len(full)-3] + "zzz"

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"gatehouse.dev"
 	"gatehouse.dev/tenancy"
 )
 
@@ -39,7 +40,7 @@ type Query struct {
 // them: the first page of the newest 50 (LIMIT 51: one more row tells
 // has_more), the same with status=Won, and get by id.
 func ListQueries(d tenancy.Dialect, orgID, leadID string) ([]Query, error) {
-	ctx := tenancy.NewContext(context.Background(), orgID)
+	ctx := gatehouse.NewCallerContext(context.Background(), gatehouse.Caller{OrgID: orgID})
 	t := tenancy.Table{Name: "leads", Dialect: d}
 	order := []tenancy.Order{{Column: "created_at", Desc: true}, {Column: "id", Desc: true}}
 	var out []Query

@@ -14,7 +14,6 @@ import (
 	"gatehouse.dev/internal/dbtest"
 	"gatehouse.dev/internal/uuid"
 	"gatehouse.dev/resource"
-	"gatehouse.dev/scope"
 	"gatehouse.dev/tenancy"
 )
 
@@ -99,8 +98,7 @@ func TestSeedServedByRegistry(t *testing.T) {
 			}
 		}
 		h := gatehouse.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx := tenancy.NewContext(r.Context(), orgs[0])
-			reg.ServeHTTP(w, r.WithContext(scope.NewContext(ctx, scope.NewSet("leads:read", "leads:create"))))
+			reg.ServeHTTP(w, r.WithContext(gatehouse.NewCallerContext(r.Context(), gatehouse.Caller{OrgID: orgs[0], Scopes: []string{"leads:create", "leads:read"}})))
 		}))
 		send := func(method, target, body string, want int) map[string]any {
 			t.Helper()

@@ -42,17 +42,11 @@ func main() {
 
 	authn, err := auth.New(auth.Options{Store: keys, Orgs: keys, Prefix: "acme"})
 	check(err)
-	who := func(r *http.Request) (auth.Key, bool) { return auth.FromContext(r.Context()) }
-	limits, err := ratelimit.New(ratelimit.Options{Key: func(r *http.Request) (string, ratelimit.Limit, bool) {
-		k, ok := who(r)
-		return k.ID, ratelimit.PerMinute(k.RateLimitPerMinute), ok
-	}})
+	// Rate limit and audit read the key auth records (gatehouse.Caller).
+	limits, err := ratelimit.New(ratelimit.Options{})
 	check(err)
 	entries := audit.NewMemory(audit.MemoryOptions{})
-	trail, err := audit.New(audit.Options{Sink: entries, Key: func(r *http.Request) (string, string, bool) {
-		k, ok := who(r)
-		return k.ID, k.OrganizationID, ok
-	}})
+	trail, err := audit.New(audit.Options{Sink: entries})
 	check(err)
 	api := gatehouse.RequestID(authn.Wrap(trail.Wrap(limits.Wrap(reg))))
 	log.Fatal(http.ListenAndServe("127.0.0.1:8081", api))

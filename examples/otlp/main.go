@@ -255,8 +255,6 @@ func newApp(ctx context.Context, dsn string, tp trace.TracerProvider, mp metric.
 	if err != nil {
 		return nil, err
 	}
-	who := func(r *http.Request) (auth.Key, bool) { return auth.FromContext(r.Context()) }
-
 	// Rate limits: decisions counted. The in-process limiter does no I/O,
 	// so it makes no span (a redislimit.Limiter would, and would also get
 	// tel.ObserveLimiter(redisLimiter.Stats) and rdb.AddHook(tel.RedisHook())).
@@ -264,11 +262,8 @@ func newApp(ctx context.Context, dsn string, tp trace.TracerProvider, mp metric.
 	if err != nil {
 		return nil, err
 	}
-	limits, err := ratelimit.New(ratelimit.Options{Limiter: tel.Limiter(memory), Logger: logger,
-		Key: func(r *http.Request) (string, ratelimit.Limit, bool) {
-			k, ok := who(r)
-			return k.ID, ratelimit.PerMinute(k.RateLimitPerMinute), ok
-		}})
+	// Bucket and limit: the request's gatehouse.Caller (auth records it).
+	limits, err := ratelimit.New(ratelimit.Options{Limiter: tel.Limiter(memory), Logger: logger})
 	if err != nil {
 		return nil, err
 	}
@@ -285,10 +280,7 @@ func newApp(ctx context.Context, dsn string, tp trace.TracerProvider, mp metric.
 	if err != nil {
 		return nil, err
 	}
-	trail, err := audit.New(audit.Options{Sink: recorder, Key: func(r *http.Request) (string, string, bool) {
-		k, ok := who(r)
-		return k.ID, k.OrganizationID, ok
-	}})
+	trail, err := audit.New(audit.Options{Sink: recorder})
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,6 @@ import (
 	"gatehouse.dev/internal/dbtest"
 	"gatehouse.dev/internal/uuid"
 	"gatehouse.dev/resource"
-	"gatehouse.dev/scope"
 	"gatehouse.dev/tenancy"
 )
 
@@ -89,8 +88,7 @@ func BenchmarkCommitToRedisWindow(b *testing.B) {
 	}
 	org := uuid.New()
 	h := gatehouse.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := tenancy.NewContext(r.Context(), org)
-		reg.ServeHTTP(w, r.WithContext(scope.NewContext(ctx, scope.NewSet("leads:create"))))
+		reg.ServeHTTP(w, r.WithContext(gatehouse.NewCallerContext(r.Context(), gatehouse.Caller{OrgID: org, Scopes: []string{"leads:create"}})))
 	}))
 	var windows []time.Duration
 	i := 0

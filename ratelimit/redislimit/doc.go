@@ -14,7 +14,7 @@
 //	lim, err := redislimit.New(redislimit.Options{Client: client, Prefix: "myapi:rl:"})
 //	...
 //	g.Go(func() error { return lim.Run(ctx) }) // heartbeats: the live pod count
-//	mw, err := ratelimit.New(ratelimit.Options{Key: keyOfRequest, Limiter: lim})
+//	mw, err := ratelimit.New(ratelimit.Options{Limiter: lim})
 //
 // # Keys
 //

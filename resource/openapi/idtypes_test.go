@@ -16,7 +16,6 @@ import (
 	"gatehouse.dev/resource"
 	"gatehouse.dev/resource/openapi"
 	"gatehouse.dev/scope"
-	"gatehouse.dev/tenancy"
 )
 
 // TestIDTypes: integer ids are integers, text ids patterned strings, in
@@ -113,8 +112,7 @@ func TestIDTypes(t *testing.T) {
 
 	// Live exchanges against both renditions.
 	h := gatehouse.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := tenancy.NewContext(r.Context(), "org-1")
-		ctx = scope.NewContext(ctx, scope.NewSet("parts:read", "parts:create", "parts:update", "bins:read", "bins:create", "bins:update"))
+		ctx := gatehouse.NewCallerContext(r.Context(), gatehouse.Caller{OrgID: "org-1", Scopes: scope.NewSet("parts:read", "parts:create", "parts:update", "bins:read", "bins:create", "bins:update").Sorted()})
 		reg.ServeHTTP(w, r.WithContext(ctx))
 	}))
 	if _, err := db.Exec(`INSERT INTO kinds (name) VALUES ('bolt')`); err != nil {

@@ -19,7 +19,6 @@ import (
 	"gatehouse.dev/resource"
 	"gatehouse.dev/resource/openapi"
 	"gatehouse.dev/scope"
-	"gatehouse.dev/tenancy"
 )
 
 // gadgets has a field of every type, filters on each and a reference, so
@@ -125,7 +124,7 @@ func newStack(t testing.TB, so stackOptions) *stack {
 		if err != nil {
 			set = scope.NewSet()
 		}
-		ctx := scope.NewContext(tenancy.NewContext(r.Context(), org), set)
+		ctx := gatehouse.NewCallerContext(r.Context(), gatehouse.Caller{OrgID: org, Scopes: set.Strings()})
 		inner.ServeHTTP(w, r.WithContext(ctx))
 	})
 	st.handler = gatehouse.RequestID(versioner.Wrap(authn))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"gatehouse.dev"
 	"gatehouse.dev/auth"
 	"gatehouse.dev/auth/keycache"
 	"gatehouse.dev/auth/keycache/redisfeed"
@@ -62,8 +63,8 @@ func Example() {
 
 	mw, _ := auth.New(auth.Options{Store: cache, Orgs: cache, Prefix: "joby"})
 	h := mw.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		k, _ := auth.FromContext(r.Context())
-		fmt.Fprintf(w, "hello %s", k.Name)
+		c, _ := gatehouse.CallerFromContext(r.Context())
+		fmt.Fprintf(w, "hello %s", c.KeyID)
 	}))
 	get := func() {
 		r := httptest.NewRequest(http.MethodGet, "/v1/leads", nil)
@@ -90,7 +91,7 @@ func Example() {
 	}
 	fmt.Println("feed healthy:", cache.Stats().FeedHealthy)
 	// Output:
-	// 200 hello CRM sync
+	// 200 hello 6d1f7e3a-2b7c-4f8e-9a51-0c3d2e1f4a5b
 	// not propagated yet, kept for retry
 	// 401 API key revoked
 	// kept: 1
