@@ -90,7 +90,7 @@ func newApp(ctx context.Context, o stack.Options, publicURL string) (*app, error
 // mountAgents builds the MCP server (behind the key check; each tool call
 // limited and audited as one request) and the Actions rendition.
 func (a *app) mountAgents(publicURL string, o stack.Options) error {
-	agents, err := mcp.New(mcp.Options{Registry: a.Registry(), Limiter: a.Limiter(), Audit: a.AuditSink(), ClientIP: o.ClientIP, Logger: o.Logger, Now: o.Now})
+	agents, err := mcp.New(mcp.Options{Registry: a.Registry(), Keys: a.KeyCache(), Limiter: a.Limiter(), Audit: a.AuditSink(), ClientIP: o.ClientIP, Logger: o.Logger, Now: o.Now})
 	if err != nil {
 		return err
 	}
