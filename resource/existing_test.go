@@ -352,7 +352,7 @@ func TestDataAPIWithIntegerIDs(t *testing.T) {
 		e := newExistingEnv(t, db)
 		a := e.mustCreate("products", `{"name":"a"}`, "org-data")
 		b := e.mustCreate("products", `{"name":"b"}`, "org-data")
-		ctx := scopeCtx(tenancy.NewContext(context.Background(), "org-data"), e.all)
+		ctx := withCaller(context.Background(), "org-data", e.all)
 		key := func(m map[string]any) string { return strconv.FormatInt(int64(m["id"].(float64)), 10) }
 		rec, err := e.reg.Get(ctx, "products", key(a))
 		if err != nil || rec.Get("id") != int64(a["id"].(float64)) {

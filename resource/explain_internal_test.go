@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse.dev"
 	"gatehouse.dev/internal/dbtest"
 	"gatehouse.dev/internal/uuid"
 	"gatehouse.dev/tenancy"
@@ -73,7 +74,7 @@ func TestIndexedFilterPlan(t *testing.T) {
 			t.Fatal(err)
 		}
 		after := &position{createdAt: t0.Add(3000 * time.Second), idArg: "ffffffff-ffff-4fff-bfff-ffffffffffff"}
-		octx := tenancy.NewContext(ctx, "org-1")
+		octx := gatehouse.NewCallerContext(ctx, gatehouse.Caller{OrgID: "org-1"})
 		for _, c := range []struct {
 			name  string
 			after *position

@@ -273,8 +273,8 @@ func TestCondCannotWiden(t *testing.T) {
 	dbtest.Databases(t, func(t *testing.T, db dbtest.DB) {
 		t.Parallel()
 		tbl := createItems(t, db)
-		ctxA := tenancy.NewContext(context.Background(), orgA)
-		ctxB := tenancy.NewContext(context.Background(), orgB)
+		ctxA := gatehouse.NewCallerContext(context.Background(), gatehouse.Caller{OrgID: orgA})
+		ctxB := gatehouse.NewCallerContext(context.Background(), gatehouse.Caller{OrgID: orgB})
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		insertItem(t, ctxA, db.DB, tbl, "a1", now)
 		insertItem(t, ctxB, db.DB, tbl, "b1", now)
