@@ -11,9 +11,7 @@ import (
 
 	"gatehouse.dev"
 	"gatehouse.dev/resource"
-	"gatehouse.dev/scope"
 	"gatehouse.dev/sqldb"
-	"gatehouse.dev/tenancy"
 )
 
 // ExampleRegistry_Create uses the Go-level data API, as GraphQL or MCP
@@ -43,7 +41,7 @@ func ExampleRegistry_Create() {
 		fmt.Println(err)
 		return
 	}
-	ctx := scope.NewContext(tenancy.NewContext(context.Background(), "org-acme"), scope.NewSet("leads:read", "leads:create"))
+	ctx := gatehouse.NewCallerContext(context.Background(), gatehouse.Caller{OrgID: "org-acme", Scopes: []string{"leads:create", "leads:read"}})
 
 	rec, err := reg.Create(ctx, "leads", map[string]json.RawMessage{"first_name": json.RawMessage(`"Ann"`), "status": json.RawMessage(`"New"`)})
 	fmt.Println(rec.Get("first_name"), rec.Get("organization_id"), err)

@@ -36,8 +36,8 @@ type ProtectOptions struct {
 // switch (403), the scope sc (403 "Missing scope"), the key's rate limit
 // (429) and the per-key audit log, whose entries carry the route pattern
 // (see [ProtectOptions.RoutePattern]). h finds the caller with
-// auth.FromContext and the organization with tenancy.FromContext. The
-// handler works under any mount: a ServeMux pattern, http.StripPrefix or
+// gatehouse.CallerFromContext and the organization with
+// tenancy.FromContext. The handler works under any mount: a ServeMux pattern, http.StripPrefix or
 // chi's Mount.
 //
 // sc is registered: the admin API accepts it for keys from now on, and
