@@ -235,12 +235,18 @@ func TestLimitAndAudit(t *testing.T) {
 			t.Errorf("entry %+v", en)
 		}
 	}
+	// Tool calls the limit refused are counted per key, not kept among the
+	// latest entries (audit.Refused), as for REST.
 	want := []string{
-		"MCP create_note Created", "MCP create_note Bad Request", "MCP list_notes Too Many Requests",
-		"MCP list_notes OK", "MCP update_note Too Many Requests", "MCP update_note Forbidden",
+		"MCP create_note Created", "MCP create_note Bad Request",
+		"MCP list_notes OK", "MCP update_note Forbidden",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("audit\n got %q\nwant %q", got, want)
+	}
+	refused, err := e.audit.Refused(context.Background(), e.orgA, keyID)
+	if err != nil || refused.Count != 2 {
+		t.Errorf("refused %+v, %v; want 2 tool calls counted", refused, err)
 	}
 }
 
