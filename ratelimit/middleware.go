@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,7 +51,10 @@ type Options struct {
 	// it is, anything else as a 500). Nil means: log the error at warn level
 	// and let the request through (fail open). A *gatehouse.Error from the
 	// limiter, such as the 503 "Rate limiter unavailable" of the Redis
-	// limiter's fail-closed policy, is always written as it is.
+	// limiter's fail-closed policy, is always written as it is. A limit
+	// the limiter cannot enforce ([ErrInvalidLimit], e.g. a key stored with
+	// rate_limit_per_minute 0) always fails closed: 500, logged once per
+	// key, never a request let through unlimited.
 	OnError func(r *http.Request, err error) error
 }
 
@@ -65,7 +69,15 @@ type Middleware struct {
 	onError func(r *http.Request, err error) error
 	limited *gatehouse.Error
 	policy  atomic.Pointer[policyHeader]
+	// invalid remembers the keys whose invalid limit has been logged (up to
+	// maxInvalidLogged), so a misconfigured key logs once, not per request.
+	invalid     sync.Map
+	invalidSeen atomic.Int64
 }
+
+// maxInvalidLogged bounds the keys remembered as logged for an invalid
+// limit; past it, each further such key logs on every request.
+const maxInvalidLogged = 4096
 
 // policyHeader caches the RateLimit-Policy value of the last limit seen:
 // most services have few distinct limits.
@@ -128,7 +140,7 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		}
 		res, err := m.limiter.Allow(r.Context(), id, l)
 		if err != nil {
-			if m.failed(w, r, err) {
+			if m.failed(w, r, id, err) {
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -146,10 +158,23 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 
 // failed handles a limiter error and reports whether the response has been
 // written.
-func (m *Middleware) failed(w http.ResponseWriter, r *http.Request, err error) bool {
+func (m *Middleware) failed(w http.ResponseWriter, r *http.Request, id string, err error) bool {
 	var ge *gatehouse.Error
 	if errors.As(err, &ge) {
 		gatehouse.WriteError(w, r, m.logger, err)
+		return true
+	}
+	if errors.Is(err, ErrInvalidLimit) {
+		// Fail closed. WriteError would log the cause on every request of
+		// the key; the answer is the same 500 without it.
+		if _, seen := m.invalid.Load(id); !seen {
+			if m.invalidSeen.Add(1) <= maxInvalidLogged {
+				m.invalid.Store(id, struct{}{})
+			}
+			m.logger.ErrorContext(r.Context(), "ratelimit: the key's limit cannot be enforced; its requests are refused with 500 until it is fixed",
+				"key", id, "request_id", gatehouse.RequestIDFromContext(r.Context()), "err", err)
+		}
+		gatehouse.WriteError(w, r, m.logger, gatehouse.NewError(http.StatusInternalServerError, gatehouse.MsgInternal))
 		return true
 	}
 	if m.onError != nil {

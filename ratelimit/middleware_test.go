@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -281,7 +284,7 @@ func TestMiddlewareLimiterErrors(t *testing.T) {
 			return gatehouse.NewError(http.StatusServiceUnavailable, "Try later").Wrap(err)
 		}, 503, "Try later", false},
 		{"OnError plain error", errors.New("boom"), func(_ *http.Request, err error) error { return err }, 500, "Internal server error", true},
-		{"invalid limit", ratelimit.ErrInvalidLimit, nil, 204, "", true},
+		{"invalid limit fails closed", fmt.Errorf("memory: %w", ratelimit.ErrInvalidLimit), func(*http.Request, error) error { return nil }, 500, "Internal server error", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -341,3 +344,39 @@ type discardWriter struct{ h http.Header }
 func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *discardWriter) WriteHeader(int)             {}
+
+// TestInvalidLimitFailsClosedLoggedOncePerKey: a key whose limit cannot be
+// enforced (stored with 0 requests a minute) is refused with 500 on every
+// request, never let through unlimited, and logged once per key.
+func TestInvalidLimitFailsClosedLoggedOncePerKey(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	h := newMiddleware(t, ratelimit.Options{
+		Key: func(r *http.Request) (string, ratelimit.Limit, bool) {
+			return r.Header.Get("X-Key"), ratelimit.PerMinute(0), true
+		},
+		Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil)),
+	})
+	for _, k := range []string{"a", "a", "a", "b", "b"} {
+		if rec := serve(h, k); rec.Code != http.StatusInternalServerError {
+			t.Fatalf("key %s: %d, want 500", k, rec.Code)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "cannot be enforced"); n != 2 {
+		t.Fatalf("%d log lines, want one per key:\n%s", n, logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

@@ -206,6 +206,7 @@ func testRefill(t *testing.T, l ratelimit.Limiter, key func(string) string) {
 		t.Fatalf("after ResetAfter: %+v, want allowed with Remaining 4±1", full)
 	}
 	drain()
+	drained := time.Now()
 	time.Sleep(2 * e)
 	n := 0
 	for range 4 {
@@ -214,8 +215,11 @@ func testRefill(t *testing.T, l ratelimit.Limiter, key func(string) string) {
 		}
 		n++
 	}
-	if n < 1 || n > 3 {
-		t.Errorf("two emission intervals after draining: %d allowed, want 2±1", n)
+	// About two intervals passed; a loaded machine oversleeps and answers
+	// slowly, so the bound is what the time that really passed refilled.
+	most := int(time.Since(drained)/e) + 1
+	if n < 1 || n > most {
+		t.Errorf("%s after draining (about two emission intervals): %d allowed, want 1 to %d", time.Since(drained).Round(time.Millisecond), n, most)
 	}
 }
 
