@@ -33,6 +33,10 @@ const (
 // Options.MaxEndpoints.
 const MsgTooManyEndpoints = "Webhook endpoint limit reached"
 
+// MsgTooManyKeyEndpoints is the 400 error of a create by an API key that
+// already owns Options.MaxEndpointsPerKey endpoints.
+const MsgTooManyKeyEndpoints = "Webhook endpoint limit reached for this API key"
+
 const msgRequired = "is required"
 
 // Endpoint is a receiver of an organization's events.
@@ -240,6 +244,14 @@ func (s *Service) create(ctx context.Context, orgID string, in EndpointInput, gr
 		}
 		if n >= s.maxEP {
 			return gatehouse.NewError(http.StatusBadRequest, MsgTooManyEndpoints).With("limit", s.maxEP)
+		}
+		if in.KeyID != "" {
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM gatehouse_webhook_endpoints WHERE organization_id = ? AND key_id = ?`), orgID, in.KeyID).Scan(&n); err != nil {
+				return err
+			}
+			if n >= s.maxKeyEP {
+				return gatehouse.NewError(http.StatusBadRequest, MsgTooManyKeyEndpoints).With("limit", s.maxKeyEP)
+			}
 		}
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO gatehouse_webhook_endpoints
 			(id, organization_id, key_id, url, description, events, enabled, disabled_reason, secret, created_at, updated_at)

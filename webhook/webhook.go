@@ -19,11 +19,12 @@ import (
 
 // Defaults of [Options].
 const (
-	DefaultAPIPrefix         = "/v1"
-	DefaultManageScope       = scope.Scope("webhooks:manage")
-	DefaultSecretGracePeriod = 24 * time.Hour
-	MaxSecretGracePeriod     = 7 * 24 * time.Hour
-	DefaultMaxEndpoints      = 100
+	DefaultAPIPrefix          = "/v1"
+	DefaultManageScope        = scope.Scope("webhooks:manage")
+	DefaultSecretGracePeriod  = 24 * time.Hour
+	MaxSecretGracePeriod      = 7 * 24 * time.Hour
+	DefaultMaxEndpoints       = 100
+	DefaultMaxEndpointsPerKey = 25
 	// Wildcard subscribes an endpoint to every event type (for an
 	// endpoint made with an API key: every type the key may read).
 	Wildcard = "*"
@@ -99,6 +100,12 @@ type Options struct {
 	SecretGracePeriod time.Duration
 	// MaxEndpoints per organization: default 100.
 	MaxEndpoints int
+	// MaxEndpointsPerKey bounds the endpoints one API key (its lineage:
+	// the id [Endpoint.KeyID] records) may own, so that one key cannot
+	// use up the organization's MaxEndpoints: default 25. Endpoints made
+	// through the admin API or the Go API without a key count only
+	// toward MaxEndpoints.
+	MaxEndpointsPerKey int
 	// MaxBodyBytes bounds request bodies: default 1 MiB.
 	MaxBodyBytes int64
 	// Logger defaults to slog.Default().
@@ -127,6 +134,7 @@ type Service struct {
 	urls     urlRules
 	grace    time.Duration
 	maxEP    int
+	maxKeyEP int
 	maxBody  int64
 	logger   *slog.Logger
 	now      func() time.Time
@@ -157,6 +165,7 @@ func New(opts Options) (*Service, error) {
 		manage:   opts.ManageScope,
 		grace:    opts.SecretGracePeriod,
 		maxEP:    opts.MaxEndpoints,
+		maxKeyEP: opts.MaxEndpointsPerKey,
 		maxBody:  opts.MaxBodyBytes,
 		logger:   opts.Logger,
 		now:      opts.Now,
@@ -194,6 +203,12 @@ func New(opts Options) (*Service, error) {
 	}
 	if s.maxEP < 0 {
 		return nil, errors.New("webhook: Options.MaxEndpoints must not be negative")
+	}
+	if s.maxKeyEP == 0 {
+		s.maxKeyEP = DefaultMaxEndpointsPerKey
+	}
+	if s.maxKeyEP < 0 {
+		return nil, errors.New("webhook: Options.MaxEndpointsPerKey must not be negative")
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = gatehouse.DefaultMaxBodyBytes
