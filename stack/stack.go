@@ -417,6 +417,10 @@ func (s *Stack) buildWebhooks(ctx context.Context) error {
 		}
 		return k.Scopes, !k.Revoked() && !k.Expired(s.now()), nil
 	}
+	if wo.APIEnabled == nil {
+		// Deliveries pause while an organization's API module is off.
+		wo.APIEnabled = s.keys.APIEnabled
+	}
 	svc, err := webhook.New(wo)
 	if err != nil {
 		return err

@@ -45,6 +45,9 @@ const (
 	// keyCheckRetry delays a delivery whose key check failed (the key
 	// store was unreachable); it does not count as an attempt.
 	keyCheckRetry = 30 * time.Second
+	// pausedRetry delays a delivery of an organization whose API module
+	// is off; it does not count as an attempt.
+	pausedRetry = time.Minute
 	// successResolution is how stale an endpoint's last_success_at may be.
 	successResolution = time.Minute
 	// statsRefresh is how often Run recounts the backlog.
@@ -169,6 +172,9 @@ type Stats struct {
 	Skipped int64
 	// EndpointsDisabled by this dispatcher (failures, inactive keys).
 	EndpointsDisabled int64
+	// Paused: claims given back unsent because the organization's API
+	// module was off (Options.APIEnabled).
+	Paused int64
 	// InFlight POSTs now.
 	InFlight int64
 	// Backlog is the number of pending deliveries (due or scheduled for a
@@ -205,7 +211,7 @@ type Dispatcher struct {
 	now         func() time.Time
 	running     atomic.Bool
 
-	attempts, successes, failures, exhausted, skipped, disabled, inFlight, backlog atomic.Int64
+	attempts, successes, failures, exhausted, skipped, disabled, paused, inFlight, backlog atomic.Int64
 }
 
 // NewDispatcher validates opts and returns a dispatcher. It starts nothing.
@@ -347,6 +353,7 @@ func (d *Dispatcher) Stats() Stats {
 		Exhausted:         d.exhausted.Load(),
 		Skipped:           d.skipped.Load(),
 		EndpointsDisabled: d.disabled.Load(),
+		Paused:            d.paused.Load(),
 		InFlight:          d.inFlight.Load(),
 		Backlog:           d.backlog.Load(),
 	}
@@ -635,6 +642,9 @@ func (d *Dispatcher) process(ctx context.Context, j job) {
 		d.finish(ctx, j, "cancelled", nil)
 		return
 	}
+	if d.s.apiOn != nil && !d.checkOrg(ctx, j) {
+		return
+	}
 	if j.keyID != "" {
 		reason, ok := d.checkKey(ctx, j)
 		if !ok {
@@ -656,6 +666,33 @@ func (d *Dispatcher) process(ctx context.Context, j job) {
 	}
 	// Record what happened even if our caller gives up now.
 	d.record(context.WithoutCancel(ctx), j, res)
+}
+
+// ReasonAPIDisabled is the skip reason of a delivery dropped because its
+// organization's API module stayed off for longer than the retention.
+const ReasonAPIDisabled = "the organization's Developer API was switched off for longer than the retention"
+
+// checkOrg pauses the deliveries of an organization whose API module is
+// off: false means the delivery was given back (due again in a minute,
+// not counted as an attempt) or, paused for longer than Retention,
+// dropped.
+func (d *Dispatcher) checkOrg(ctx context.Context, j job) bool {
+	on, err := d.s.apiOn(ctx, j.orgID)
+	if err != nil {
+		d.logger.WarnContext(ctx, "webhook: organization check failed; delivery postponed", "organization_id", j.orgID, "err", err)
+		d.release(ctx, j, d.now().Add(keyCheckRetry))
+		return false
+	}
+	if on {
+		return true
+	}
+	if d.now().Sub(j.created) >= d.retention {
+		d.skip(ctx, j, ReasonAPIDisabled)
+		return false
+	}
+	d.paused.Add(1)
+	d.release(ctx, j, d.now().Add(pausedRetry))
+	return false
 }
 
 // checkKey applies the owning key's current state: ok false means the

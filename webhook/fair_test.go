@@ -1,9 +1,12 @@
 package webhook_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"sync"
 	"testing"
+	"time"
 
 	"gatehouse.dev/internal/dbtest"
 	"gatehouse.dev/internal/uuid"
@@ -60,4 +63,96 @@ func TestMaxEndpointsPerKeyOption(t *testing.T) {
 	if _, err := webhook.New(webhook.Options{DB: dbtest.SQLite(t), Keyring: keyring(t), MaxEndpointsPerKey: -1}); err == nil {
 		t.Fatal("negative MaxEndpointsPerKey accepted")
 	}
+}
+
+// apiSwitch is a fake organization store's APIEnabled.
+type apiSwitch struct {
+	mu  sync.Mutex
+	off map[string]bool
+}
+
+func (s *apiSwitch) set(org string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.off == nil {
+		s.off = map[string]bool{}
+	}
+	s.off[org] = !on
+}
+
+func (s *apiSwitch) APIEnabled(_ context.Context, org string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.off[org], nil
+}
+
+// TestDeliveriesPauseWhileOrganizationAPIOff: issue 13 found deliveries
+// continuing to an organization whose API was switched off. They now
+// stay pending, unsent and not counted as attempts, and go out once the
+// API is on again; one paused beyond the retention is dropped.
+func TestDeliveriesPauseWhileOrganizationAPIOff(t *testing.T) {
+	dbtest.Databases(t, func(t *testing.T, db dbtest.DB) {
+		sw := &apiSwitch{}
+		e := newEnv(t, db, func(o *webhook.Options) { o.APIEnabled = sw.APIEnabled })
+		org, other := uuid.New(), uuid.New()
+		rc, rcOther := newReceiver(t, nil), newReceiver(t, nil)
+		ep, _ := e.adminEndpoint(org, rc.URL(), "")
+		e.adminEndpoint(other, rcOther.URL(), "")
+		d := e.dispatcher(func(o *webhook.DispatcherOptions) { o.Retention = time.Hour })
+
+		sw.set(org, false)
+		ids := e.emit(org, 2)
+		e.emit(other, 1)
+		drain(t, d)
+		if n := len(rc.deliveries()); n != 0 {
+			t.Fatalf("%d deliveries while the API is off", n)
+		}
+		if n := len(rcOther.deliveries()); n != 1 {
+			t.Fatalf("other organization: %d deliveries, want 1", n)
+		}
+		if n := e.count(`SELECT COUNT(*) FROM gatehouse_webhook_deliveries WHERE organization_id = ? AND state = 'pending' AND attempts = 0`, org); n != 2 {
+			t.Fatalf("%d pending unattempted deliveries, want 2", n)
+		}
+		if l := e.log(org, ep); len(l) != 0 {
+			t.Fatalf("paused deliveries logged attempts: %v", l)
+		}
+		if st := d.Stats(); st.Paused != 2 || st.Attempts != 1 {
+			t.Fatalf("stats %+v", st)
+		}
+		// Still off a minute later: still nothing.
+		e.clock.Advance(time.Minute)
+		drain(t, d)
+		if n := len(rc.deliveries()); n != 0 {
+			t.Fatalf("%d deliveries while the API is off", n)
+		}
+
+		sw.set(org, true)
+		e.clock.Advance(time.Minute)
+		drain(t, d)
+		got := rc.deliveries()
+		if len(got) != 2 || got[0].Event.ID == got[1].Event.ID {
+			t.Fatalf("after switching on: %d deliveries", len(got))
+		}
+		for _, g := range got {
+			if g.Event.ID != ids[0] && g.Event.ID != ids[1] {
+				t.Fatalf("unexpected event %s", g.Event.ID)
+			}
+		}
+
+		// Paused past the retention: dropped, with a line in the log.
+		sw.set(org, false)
+		e.emit(org, 1)
+		drain(t, d)
+		e.clock.Advance(time.Hour)
+		drain(t, d)
+		if n := e.count(`SELECT COUNT(*) FROM gatehouse_webhook_deliveries WHERE organization_id = ? AND state = 'pending'`, org); n != 0 {
+			t.Fatalf("%d deliveries still pending after the retention", n)
+		}
+		if l := e.log(org, ep); len(l) == 0 || l[0]["outcome"] != webhook.OutcomeSkipped || l[0]["error"] != webhook.ReasonAPIDisabled {
+			t.Fatalf("log %v", l)
+		}
+		if n := len(rc.deliveries()); n != 2 {
+			t.Fatalf("%d deliveries, want 2", n)
+		}
+	})
 }

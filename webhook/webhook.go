@@ -75,6 +75,13 @@ type Options struct {
 	// [Service.Routes]; without it, endpoints owned by keys receive
 	// nothing (fail closed).
 	KeyCheck func(ctx context.Context, orgID, keyID string) (granted scope.Set, active bool, err error)
+	// APIEnabled, when set, reports whether the organization's Developer
+	// API module is on (auth.OrgChecker's APIEnabled fits). While it is
+	// off the organization's deliveries pause: they stay pending, are
+	// looked at again every minute, and resume once it is on again; one
+	// still paused when older than DispatcherOptions.Retention is
+	// dropped. Nil means deliveries never pause.
+	APIEnabled func(ctx context.Context, orgID string) (bool, error)
 	// APIPrefix of the public routes: default "/v1".
 	APIPrefix string
 	// ManageScope is required by the public routes: default
@@ -127,6 +134,7 @@ type Service struct {
 	byName   map[string]EventType
 	caller   func(r *http.Request) (keyID, orgID string, ok bool)
 	keyCheck func(ctx context.Context, orgID, keyID string) (scope.Set, bool, error)
+	apiOn    func(ctx context.Context, orgID string) (bool, error)
 	prefix   string
 	manage   scope.Scope
 	policy   *addrPolicy
@@ -161,6 +169,7 @@ func New(opts Options) (*Service, error) {
 		byName:   map[string]EventType{},
 		caller:   opts.Caller,
 		keyCheck: opts.KeyCheck,
+		apiOn:    opts.APIEnabled,
 		prefix:   opts.APIPrefix,
 		manage:   opts.ManageScope,
 		grace:    opts.SecretGracePeriod,
