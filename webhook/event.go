@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -21,6 +22,9 @@ const EventIDPrefix = "evt_"
 // it, is
 //
 //	{"id":"evt_…","type":"lead.created","created_at":"…","organization_id":"…","data":{…}}
+//
+// or, when that is over Options.MaxPayloadBytes, the thin form with
+// "thin":true and data {"id":ResourceID,"resource_path":ResourcePath}.
 type Event struct {
 	// Type, e.g. "lead.created". Required.
 	Type string
@@ -33,6 +37,12 @@ type Event struct {
 	// Scope a key must hold to receive the event; empty means the scope of
 	// Type in the service's catalogue (an unknown type is then an error).
 	Scope scope.Scope
+	// ResourceID and ResourcePath name the record the event is about
+	// ("/v1/leads/<id>", as the public API serves it): a thin event,
+	// sent instead of one over Options.MaxPayloadBytes, carries them so
+	// the receiver can read the record. [Service.OnWrite] sets both.
+	ResourceID   string
+	ResourcePath string
 }
 
 // payload is the JSON body of a delivery.
@@ -41,7 +51,14 @@ type payload struct {
 	Type           string          `json:"type"`
 	CreatedAt      time.Time       `json:"created_at"`
 	OrganizationID string          `json:"organization_id"`
+	Thin           bool            `json:"thin,omitempty"`
 	Data           json.RawMessage `json:"data"`
+}
+
+// thinData is the data of a thin event.
+type thinData struct {
+	ID           string `json:"id,omitempty"`
+	ResourcePath string `json:"resource_path,omitempty"`
 }
 
 // newEventID returns "evt_" and 32 hex digits of a time-ordered UUID.
@@ -91,6 +108,12 @@ func (s *Service) Emit(ctx context.Context, tx *sql.Tx, e Event) (string, error)
 	body, err := json.Marshal(payload{ID: id, Type: e.Type, CreatedAt: now, OrganizationID: e.OrganizationID, Data: data})
 	if err != nil {
 		return "", fmt.Errorf("webhook: emit %s: %w", e.Type, err)
+	}
+	if s.maxEvent > 0 && len(body) > s.maxEvent {
+		thin, _ := json.Marshal(thinData{ID: e.ResourceID, ResourcePath: e.ResourcePath})
+		if body, err = json.Marshal(payload{ID: id, Type: e.Type, CreatedAt: now, OrganizationID: e.OrganizationID, Thin: true, Data: thin}); err != nil {
+			return "", fmt.Errorf("webhook: emit %s: %w", e.Type, err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO gatehouse_webhook_events (id, organization_id, type, scope, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
 		id, e.OrganizationID, e.Type, string(sc), string(body), s.t(now)); err != nil {
@@ -159,6 +182,8 @@ func (s *Service) OnWrite(ctx context.Context, tx *sql.Tx, c resource.Change) er
 		OrganizationID: c.OrganizationID,
 		Data:           c.Record,
 		Scope:          scope.Of(c.Resource, scope.Read),
+		ResourceID:     c.ID,
+		ResourcePath:   s.prefix + "/" + c.Resource + "/" + url.PathEscape(c.ID),
 	})
 	return err
 }

@@ -2,8 +2,12 @@ package webhook_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"gatehouse.dev/resource"
+	"gatehouse.dev/tenancy"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -155,4 +159,105 @@ func TestDeliveriesPauseWhileOrganizationAPIOff(t *testing.T) {
 			t.Fatalf("%d deliveries, want 2", n)
 		}
 	})
+}
+
+// TestLargeEventIsSentThin: issue 13 found one 1 MB custom_fields write
+// becoming 100 pending 1 MB deliveries. An event over MaxPayloadBytes is
+// stored and sent thin: type, ids and the record's API path.
+func TestLargeEventIsSentThin(t *testing.T) {
+	dbtest.Databases(t, func(t *testing.T, db dbtest.DB) {
+		e := newEnv(t, db, nil)
+		org := uuid.New()
+		rc := newReceiver(t, nil)
+		const endpoints = 5
+		for range endpoints {
+			e.adminEndpoint(org, rc.URL(), "")
+		}
+		ctx := context.Background()
+		write := func(id string, size int) {
+			t.Helper()
+			tx, err := e.db.DB.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = tx.Rollback() }()
+			rec := map[string]any{"id": id, "first_name": "Ada", "custom_fields": map[string]any{"blob": strings.Repeat("x", size)}}
+			if err := e.svc.OnWrite(ctx, tx, resource.Change{Resource: "leads", Singular: "lead", Op: resource.OpUpdated, ID: id, OrganizationID: org, Record: rec}); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		small, big := uuid.New(), uuid.New()
+		// Just under the bound: full. 1 MB: thin.
+		write(small, webhook.DefaultMaxPayloadBytes-1024)
+		write(big, 1<<20)
+		var total int
+		if err := e.db.DB.QueryRow(e.db.Dialect.Rebind(`SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM gatehouse_webhook_events WHERE organization_id = ?`), org).Scan(&total); err != nil {
+			t.Fatal(err)
+		}
+		if total > webhook.DefaultMaxPayloadBytes+1024 {
+			t.Fatalf("events store %d bytes", total)
+		}
+		drain(t, e.dispatcher(nil))
+		got := rc.deliveries()
+		if len(got) != 2*endpoints {
+			t.Fatalf("%d deliveries, want %d", len(got), 2*endpoints)
+		}
+		var thin, full int
+		for _, d := range got {
+			if len(d.Body) > webhook.DefaultMaxPayloadBytes {
+				t.Fatalf("delivery of %d bytes", len(d.Body))
+			}
+			var p struct {
+				ID, Type, OrganizationID string
+				Thin                     *bool
+				Data                     map[string]any
+			}
+			if err := json.Unmarshal(d.Body, &p); err != nil {
+				t.Fatal(err)
+			}
+			if p.Type != "lead.updated" || !strings.HasPrefix(p.ID, webhook.EventIDPrefix) {
+				t.Fatalf("event %s %s", p.ID, p.Type)
+			}
+			switch p.Data["id"] {
+			case big:
+				thin++
+				if p.Thin == nil || !*p.Thin || len(p.Data) != 2 || p.Data["resource_path"] != "/v1/leads/"+big {
+					t.Fatalf("thin event %s", d.Body)
+				}
+			case small:
+				full++
+				if p.Thin != nil || p.Data["first_name"] != "Ada" {
+					t.Fatalf("full event %.200s", d.Body)
+				}
+			default:
+				t.Fatalf("event %.200s", d.Body)
+			}
+		}
+		if thin != endpoints || full != endpoints {
+			t.Fatalf("thin %d full %d", thin, full)
+		}
+	})
+	// The bound is an option.
+	sdb := dbtest.SQLite(t)
+	e := newEnv(t, dbtest.DB{DB: sdb, Dialect: tenancy.SQLite}, func(o *webhook.Options) { o.MaxPayloadBytes = 300 })
+	ctx := context.Background()
+	tx, err := sdb.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	id, err := e.svc.Emit(ctx, tx, webhook.Event{Type: "lead.created", OrganizationID: uuid.New(), Data: map[string]any{"x": strings.Repeat("y", 400)}, ResourceID: "r1", ResourcePath: "/v1/leads/r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	if err := tx.QueryRow(`SELECT payload FROM gatehouse_webhook_events WHERE id = ?`, id).Scan(&body); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(body, `"thin":true,"data":{"id":"r1","resource_path":"/v1/leads/r1"}`) {
+		t.Fatalf("payload %s", body)
+	}
 }

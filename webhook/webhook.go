@@ -25,6 +25,9 @@ const (
 	MaxSecretGracePeriod      = 7 * 24 * time.Hour
 	DefaultMaxEndpoints       = 100
 	DefaultMaxEndpointsPerKey = 25
+	// DefaultMaxPayloadBytes bounds a full event's JSON body (256 KiB);
+	// a larger event is sent thin (see [Options.MaxPayloadBytes]).
+	DefaultMaxPayloadBytes = 256 << 10
 	// Wildcard subscribes an endpoint to every event type (for an
 	// endpoint made with an API key: every type the key may read).
 	Wildcard = "*"
@@ -113,6 +116,16 @@ type Options struct {
 	// through the admin API or the Go API without a key count only
 	// toward MaxEndpoints.
 	MaxEndpointsPerKey int
+	// MaxPayloadBytes bounds the JSON body of an event as stored and
+	// delivered: default 256 KiB. A larger event is stored and sent thin,
+	//
+	//	{"id":"evt_…","type":"lead.updated","created_at":"…","organization_id":"…","thin":true,
+	//	 "data":{"id":"<record id>","resource_path":"/v1/leads/<record id>"}}
+	//
+	// and the receiver reads the record through the API; so a large
+	// record sent to many endpoints is neither stored nor sent at full
+	// size. Negative means no bound.
+	MaxPayloadBytes int
 	// MaxBodyBytes bounds request bodies: default 1 MiB.
 	MaxBodyBytes int64
 	// Logger defaults to slog.Default().
@@ -143,6 +156,7 @@ type Service struct {
 	grace    time.Duration
 	maxEP    int
 	maxKeyEP int
+	maxEvent int
 	maxBody  int64
 	logger   *slog.Logger
 	now      func() time.Time
@@ -175,6 +189,7 @@ func New(opts Options) (*Service, error) {
 		grace:    opts.SecretGracePeriod,
 		maxEP:    opts.MaxEndpoints,
 		maxKeyEP: opts.MaxEndpointsPerKey,
+		maxEvent: opts.MaxPayloadBytes,
 		maxBody:  opts.MaxBodyBytes,
 		logger:   opts.Logger,
 		now:      opts.Now,
@@ -212,6 +227,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if s.maxEP < 0 {
 		return nil, errors.New("webhook: Options.MaxEndpoints must not be negative")
+	}
+	if s.maxEvent == 0 {
+		s.maxEvent = DefaultMaxPayloadBytes
 	}
 	if s.maxKeyEP == 0 {
 		s.maxKeyEP = DefaultMaxEndpointsPerKey
