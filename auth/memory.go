@@ -97,6 +97,9 @@ func (m *Memory) CreateKey(ctx context.Context, k Key) error {
 	if k.ID == "" || k.PublicID == "" || k.OrganizationID == "" {
 		return errors.New("auth: memory: create key: ID, PublicID and OrganizationID are required")
 	}
+	if k.RateLimitPerMinute < 1 {
+		return ErrInvalidRateLimit
+	}
 	k = cloneKey(k)
 	k.Lineage = k.ID // a created key starts its own lineage
 	k.ReplacedBy = ""
@@ -171,6 +174,9 @@ func (m *Memory) UpdateKey(ctx context.Context, orgID, id string, u KeyUpdate, n
 	if err := ctx.Err(); err != nil {
 		return Key{}, err
 	}
+	if u.RateLimitPerMinute != nil && *u.RateLimitPerMinute < 1 {
+		return Key{}, ErrInvalidRateLimit
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := m.scoped(orgID, id)
@@ -243,6 +249,9 @@ func (m *Memory) ReplaceKey(ctx context.Context, orgID, id string, next Key, old
 	}
 	if next.ID == "" || next.PublicID == "" || next.OrganizationID != orgID {
 		return Key{}, errors.New("auth: memory: replace key: next needs ID, PublicID and the same OrganizationID")
+	}
+	if next.RateLimitPerMinute < 1 {
+		return Key{}, ErrInvalidRateLimit
 	}
 	next = cloneKey(next)
 	next.ReplacedBy = ""

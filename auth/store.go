@@ -20,6 +20,9 @@ var (
 	ErrRevoked = errors.New("auth: key revoked")
 	// ErrExpired: the key has expired (it cannot be rotated).
 	ErrExpired = errors.New("auth: key expired")
+	// ErrInvalidRateLimit: a key's RateLimitPerMinute is below 1, which no
+	// limiter can enforce; stores refuse to create or update such a key.
+	ErrInvalidRateLimit = errors.New("auth: rate limit per minute must be at least 1")
 )
 
 // Key is the stored record of an API key. It never holds the raw key: Hash

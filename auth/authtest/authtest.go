@@ -231,6 +231,8 @@ func testCreateInvalid(t *testing.T, s Stores) {
 		{"no id", func(k *auth.Key) { k.ID = "" }},
 		{"no public id", func(k *auth.Key) { k.PublicID = "" }},
 		{"no organization", func(k *auth.Key) { k.OrganizationID = "" }},
+		{"rate limit 0", func(k *auth.Key) { k.RateLimitPerMinute = 0 }},
+		{"negative rate limit", func(k *auth.Key) { k.RateLimitPerMinute = -5 }},
 	} {
 		k := newKey(t, uuid.New(), base)
 		tc.edit(&k)
@@ -238,6 +240,21 @@ func testCreateInvalid(t *testing.T, s Stores) {
 		if err == nil || errors.Is(err, auth.ErrConflict) {
 			t.Errorf("CreateKey with %s: err = %v, want a validation error", tc.name, err)
 		}
+		if tc.name == "rate limit 0" && !errors.Is(err, auth.ErrInvalidRateLimit) {
+			t.Errorf("CreateKey with %s: err = %v, want ErrInvalidRateLimit", tc.name, err)
+		}
+	}
+	// An update to a limit below 1 is refused and changes nothing.
+	k := newKey(t, uuid.New(), base)
+	if err := s.Keys.CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	zero := 0
+	if _, err := s.Keys.UpdateKey(ctx, k.OrganizationID, k.ID, auth.KeyUpdate{RateLimitPerMinute: &zero}, base.Add(time.Minute)); !errors.Is(err, auth.ErrInvalidRateLimit) {
+		t.Errorf("UpdateKey to 0 per minute: err = %v, want ErrInvalidRateLimit", err)
+	}
+	if got, err := s.Keys.GetKey(ctx, k.OrganizationID, k.ID); err != nil || got.RateLimitPerMinute != k.RateLimitPerMinute {
+		t.Errorf("after a refused update: %d, %v; want %d", got.RateLimitPerMinute, err, k.RateLimitPerMinute)
 	}
 }
 

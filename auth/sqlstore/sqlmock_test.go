@@ -216,7 +216,7 @@ func TestSQLErrors(t *testing.T) {
 			}
 
 			mock.ExpectExec(`^INSERT INTO gatehouse_keys`).WillReturnResult(sqlmock.NewResult(0, 0))
-			if err := s.CreateKey(ctx, auth.Key{ID: "k", OrganizationID: "o", PublicID: "p"}); !errors.Is(err, auth.ErrConflict) {
+			if err := s.CreateKey(ctx, auth.Key{ID: "k", OrganizationID: "o", PublicID: "p", RateLimitPerMinute: 60}); !errors.Is(err, auth.ErrConflict) {
 				t.Errorf("CreateKey with no row inserted: %v, want ErrConflict", err)
 			}
 

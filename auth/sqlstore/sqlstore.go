@@ -247,6 +247,9 @@ func (s *Store) CreateKey(ctx context.Context, k auth.Key) error {
 	if k.ID == "" || k.PublicID == "" || k.OrganizationID == "" {
 		return errors.New("sqlstore: create key: ID, PublicID and OrganizationID are required")
 	}
+	if k.RateLimitPerMinute < 1 {
+		return auth.ErrInvalidRateLimit
+	}
 	if k.CreatedAt.IsZero() {
 		k.CreatedAt = s.now()
 	}
@@ -278,6 +281,9 @@ func (s *Store) CreateKey(ctx context.Context, k auth.Key) error {
 func (s *Store) ReplaceKey(ctx context.Context, orgID, id string, next auth.Key, oldExpiresAt, now time.Time) (auth.Key, error) {
 	if next.ID == "" || next.PublicID == "" || next.OrganizationID != orgID {
 		return auth.Key{}, errors.New("sqlstore: replace key: next needs ID, PublicID and the same OrganizationID")
+	}
+	if next.RateLimitPerMinute < 1 {
+		return auth.Key{}, auth.ErrInvalidRateLimit
 	}
 	if next.CreatedAt.IsZero() {
 		next.CreatedAt = now
@@ -383,6 +389,9 @@ func (s *Store) ListKeys(ctx context.Context, orgID string) ([]auth.Key, error) 
 // UpdateKey applies u to the organization's key and sets updated_at to now,
 // in one statement. A zero update changes nothing and returns the key.
 func (s *Store) UpdateKey(ctx context.Context, orgID, id string, u auth.KeyUpdate, now time.Time) (auth.Key, error) {
+	if u.RateLimitPerMinute != nil && *u.RateLimitPerMinute < 1 {
+		return auth.Key{}, auth.ErrInvalidRateLimit
+	}
 	if u.IsZero() {
 		return s.GetKey(ctx, orgID, id)
 	}
