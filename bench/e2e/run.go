@@ -99,6 +99,12 @@ type Options struct {
 	Connections []int
 	// PerOrg is the number of leads per organization; zero means 10,000.
 	PerOrg int
+	// Runs is how many times every target is measured; zero means once.
+	// Rounds are interleaved (every target once, then every target again)
+	// so that a noisy minute on a shared machine spreads over all targets,
+	// and the report gives the median of the rounds per cell
+	// ([MedianResults]).
+	Runs int
 	// Log receives progress lines; nil means none.
 	Log io.Writer
 }
@@ -109,8 +115,12 @@ type Report struct {
 	Finished time.Time `json:"finished"`
 	Duration string    `json:"duration_per_run"`
 	Targets  []string  `json:"targets"` // names, in run order
-	Results  []Result  `json:"results"`
-	Plans    []Plan    `json:"plans"`
+	// Results holds one result per target, workload and connection count:
+	// the median of the rounds when Options.Runs > 1.
+	Results []Result `json:"results"`
+	// Rounds holds every round's results when Options.Runs > 1.
+	Rounds []Result `json:"rounds,omitempty"`
+	Plans  []Plan   `json:"plans"`
 	// Failures lists targets that could not be measured, with the reason.
 	Failures []string `json:"failures,omitempty"`
 }
@@ -151,37 +161,56 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			return Report{}, fmt.Errorf("e2e: unknown target %q", id)
 		}
 	}
+	if o.Runs <= 0 {
+		o.Runs = 1
+	}
 	rep := Report{Started: time.Now().UTC(), Duration: o.Duration.String()}
 	data := NewDataset(DatasetOptions{PerOrg: o.PerOrg, Seed: 6})
 	explained := map[bool]bool{} // by Postgres
-	for _, t := range targets {
-		if ctx.Err() != nil {
-			break
-		}
-		rep.Targets = append(rep.Targets, t.Name)
-		fmt.Fprintf(o.Log, "== %s\n", t.Name)
-		var (
-			res   []Result
-			plans []Plan
-			err   error
-		)
-		switch {
-		case t.PocketBase:
-			res, plans, err = runPocketBase(ctx, o, t, data)
-		case t.Bare:
-			res, err = runBare(ctx, o, t, data)
-		default:
-			res, plans, err = runJoby(ctx, o, t, data, !explained[t.Postgres])
-			if err == nil {
-				explained[t.Postgres] = true
+	failed := map[string]bool{}
+	for round := 1; round <= o.Runs; round++ {
+		for _, t := range targets {
+			if ctx.Err() != nil {
+				break
+			}
+			if failed[t.Name] {
+				continue // a target that failed once is not retried
+			}
+			if round == 1 {
+				rep.Targets = append(rep.Targets, t.Name)
+			}
+			fmt.Fprintf(o.Log, "== %s (round %d of %d)\n", t.Name, round, o.Runs)
+			var (
+				res   []Result
+				plans []Plan
+				err   error
+			)
+			switch {
+			case t.PocketBase:
+				res, plans, err = runPocketBase(ctx, o, t, data)
+			case t.Bare:
+				res, err = runBare(ctx, o, t, data)
+			default:
+				res, plans, err = runJoby(ctx, o, t, data, !explained[t.Postgres])
+				if err == nil {
+					explained[t.Postgres] = true
+				}
+			}
+			for i := range res {
+				res[i].Round = round
+			}
+			rep.Results = append(rep.Results, res...)
+			rep.Plans = append(rep.Plans, plans...)
+			if err != nil {
+				fmt.Fprintf(o.Log, "   FAILED: %v\n", err)
+				rep.Failures = append(rep.Failures, fmt.Sprintf("%s (round %d): %v", t.Name, round, err))
+				failed[t.Name] = true
 			}
 		}
-		rep.Results = append(rep.Results, res...)
-		rep.Plans = append(rep.Plans, plans...)
-		if err != nil {
-			fmt.Fprintf(o.Log, "   FAILED: %v\n", err)
-			rep.Failures = append(rep.Failures, t.Name+": "+err.Error())
-		}
+	}
+	if o.Runs > 1 {
+		rep.Rounds = rep.Results
+		rep.Results = MedianResults(rep.Rounds)
 	}
 	rep.Finished = time.Now().UTC()
 	return rep, ctx.Err()

@@ -73,6 +73,10 @@ type Result struct {
 	// status was not 2xx or 3xx.
 	Errors int64 `json:"errors"`
 	Non2xx int64 `json:"non_2xx"`
+	// Round is the round of the result (1-based; 0 in a median).
+	Round int `json:"round,omitempty"`
+	// Of is how many rounds a median was taken of (0 for a single round).
+	Of int `json:"of,omitempty"`
 }
 
 // RunWrk runs wrk once and returns its result (Target, Workload and

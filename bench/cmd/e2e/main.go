@@ -45,6 +45,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "length of each measured run")
 	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "warm-up per target (list at the highest connection count)")
 	fs.IntVar(&o.PerOrg, "leads", 10_000, "leads per organization")
+	fs.IntVar(&o.Runs, "runs", 1, "rounds over all targets; the tables give each cell's median")
 	targets := fs.String("targets", "", "comma-separated target ids (default all): "+targetIDs())
 	conns := fs.String("connections", "1,16", "comma-separated connection counts")
 	if err := fs.Parse(args); err != nil {
@@ -105,6 +106,9 @@ func markdown(rep e2e.Report, o e2e.Options, before, after string) string {
 	fmt.Fprintf(&b, "## End-to-end run of %s\n\n", rep.Started.Format(time.RFC3339))
 	fmt.Fprintf(&b, "%s per run, %s, %d leads per organization, %s, %d CPUs; load average before %s, after %s.\n\n",
 		rep.Duration, "connections "+joinInts(o.Connections), o.PerOrg, runtime.Version(), runtime.NumCPU(), before, after)
+	if o.Runs > 1 {
+		fmt.Fprintf(&b, "Every figure is the median of %d interleaved rounds (each column on its own; report.json keeps every round).\n\n", o.Runs)
+	}
 	b.WriteString(e2e.Markdown(rep.Results, rep.Targets, e2e.PocketBaseBaseline()))
 	// gatehouse against the hand-written baseline on the same database.
 	for _, pg := range []bool{false, true} {
