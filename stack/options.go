@@ -96,6 +96,21 @@ type Options struct {
 	// CreateSchema creates the recommended list indexes of the resources'
 	// tables if they are missing. The tables themselves are the host's.
 	CreateSchema bool
+	// CreateTables runs Tables, then creates the resources' tables that do
+	// not exist yet ([resource.Registry.DDL]: for resources declared from
+	// scratch, demos and tests) and their recommended indexes. Tables that
+	// exist are left as they are (the startup check verifies them).
+	CreateTables bool
+	// Tables are idempotent statements (CREATE TABLE IF NOT EXISTS …) that
+	// CreateTables runs first, on either dialect: the service's own tables
+	// that resources reference without being resources, such as an
+	// organization's lookup rows.
+	Tables []string
+	// SkipCheck skips the startup check. By default New runs
+	// [resource.Registry.Check] and fails with every mismatch between the
+	// declared resources and the live schema, so that none surfaces as a
+	// 500 under traffic.
+	SkipCheck bool
 
 	// KeyPrefix is the prefix of issued API keys, e.g. "acme" for
 	// acme_live_…. Required.

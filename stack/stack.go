@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -330,9 +331,12 @@ func (s *Stack) buildRegistry(ctx context.Context) error {
 	if err := reg.Migrate(ctx); err != nil {
 		return err
 	}
-	if o.CreateSchema {
-		if err := tenancy.Migrate(ctx, s.db, s.dialect, "gatehouse-resource-indexes", reg.IndexDDL()); err != nil {
-			return err
+	if err := s.createSchema(ctx); err != nil {
+		return err
+	}
+	if !o.SkipCheck {
+		if err := reg.Check(ctx); err != nil {
+			return fmt.Errorf("stack: startup check (Options.SkipCheck skips it): %w", err)
 		}
 	}
 	s.openAPI = o.OpenAPI
@@ -346,6 +350,27 @@ func (s *Stack) buildRegistry(ctx context.Context) error {
 		s.openAPI.Servers = []openapi.Server{{URL: o.PublicURL}}
 	}
 	return s.rebuildDocument()
+}
+
+// createSchema runs Options.Tables and creates the resources' tables
+// (CreateTables) and their indexes (CreateTables, CreateSchema).
+func (s *Stack) createSchema(ctx context.Context) error {
+	o := s.opts
+	var stmts []string
+	switch {
+	case o.CreateTables:
+		ddl, err := s.reg.DDL(s.dialect)
+		if err != nil {
+			return err
+		}
+		stmts = append(slices.Clone(o.Tables), ddl...) // DDL ends with the indexes
+	case o.CreateSchema:
+		stmts = s.reg.IndexDDL()
+	}
+	if len(stmts) == 0 {
+		return nil
+	}
+	return tenancy.Migrate(ctx, s.db, s.dialect, "gatehouse-resource-tables", stmts)
 }
 
 // mergeLimits fills the zero fields of a with b's.

@@ -3,6 +3,7 @@ package stack_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -235,7 +236,7 @@ func TestPublicAPI(t *testing.T) {
 func TestKeyringRequired(t *testing.T) {
 	t.Parallel()
 	db := dbtest.SQLite(t)
-	base := stack.Options{DB: db, Resources: notes, KeyPrefix: "test", Logger: slog.New(slog.DiscardHandler)}
+	base := stack.Options{DB: db, Resources: notes, KeyPrefix: "test", CreateTables: true, Logger: slog.New(slog.DiscardHandler)}
 	cases := []struct {
 		name string
 		edit func(*stack.Options)
@@ -282,7 +283,7 @@ func TestDevelopmentKeyring(t *testing.T) {
 	db := dbtest.SQLite(t)
 	var rings []string
 	for range 2 {
-		s, err := stack.New(context.Background(), stack.Options{DB: db, Resources: notes, KeyPrefix: "test", Development: true, Logger: slog.New(slog.DiscardHandler)})
+		s, err := stack.New(context.Background(), stack.Options{DB: db, Resources: notes, KeyPrefix: "test", Development: true, CreateTables: true, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -465,4 +466,39 @@ func TestDemoKeyScopes(t *testing.T) {
 	if !strings.Contains(r.raw, `"orders:read"`) || !strings.Contains(r.raw, `"notes:create"`) {
 		t.Fatalf("whoami %s", r.raw)
 	}
+}
+
+// TestStartupCheck: New checks the declared resources against the live
+// schema (every mismatch in one error) unless SkipCheck; CreateTables runs
+// Tables and creates the resources' tables, which then pass the check.
+func TestStartupCheck(t *testing.T) {
+	t.Parallel()
+	dbtest.Databases(t, func(t *testing.T, db dbtest.DB) {
+		withRef := []resource.Resource{{Name: "notes", Fields: []resource.Field{
+			{Name: "title", Type: resource.String, Required: true},
+			{Name: "kind_id", Type: resource.UUID, References: "note_kinds"},
+		}}}
+		o := stack.Options{DB: db.DB, Dialect: db.Dialect, Resources: withRef, KeyPrefix: "test", Keyring: keyring(t), Logger: slog.New(slog.DiscardHandler)}
+		_, err := stack.New(context.Background(), o)
+		var se *resource.SchemaError
+		if !errors.As(err, &se) || len(se.Problems) != 2 || !strings.Contains(err.Error(), "SkipCheck") {
+			t.Fatalf("New without tables: %v", err)
+		}
+		skip := o
+		skip.SkipCheck = true
+		s, err := stack.New(context.Background(), skip)
+		if err != nil {
+			t.Fatalf("SkipCheck: %v", err)
+		}
+		_ = s.Close()
+		o.CreateTables = true
+		o.Tables = []string{"CREATE TABLE IF NOT EXISTS note_kinds (id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, name TEXT NOT NULL)"}
+		for range 2 { // idempotent
+			s, err := stack.New(context.Background(), o)
+			if err != nil {
+				t.Fatalf("CreateTables: %v", err)
+			}
+			_ = s.Close()
+		}
+	})
 }

@@ -14,7 +14,7 @@ import (
 const LeadNumberSequence = "leads.lead_number"
 
 // leadColumns are the columns Seed fills, in the example's schema
-// (examples/joby/schema_*.sql); sub_status, scheduled_at and client_id stay
+// (the registry's DDL of examples/joby/resources.go); sub_status, scheduled_at and client_id stay
 // NULL.
 var leadColumns = []string{
 	"id", "organization_id", "lead_number", "first_name", "last_name", "phone", "email",

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -35,45 +34,31 @@ func leadsResource() resource.Resource {
 	}
 }
 
-// exampleSchema creates the example's tables and the registry's table and
-// index, as the example does when it starts, and returns the registry.
+// exampleSchema creates the example's leads table (and the clients table
+// it references) with the registry's DDL, as the example does when it
+// starts (stack.Options.CreateTables), and returns the registry.
 func exampleSchema(t *testing.T, db dbtest.DB) *resource.Registry {
 	t.Helper()
 	ctx := context.Background()
-	raw, err := os.ReadFile("../../examples/joby/schema_" + db.Name + ".sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stmts []string
-	for _, s := range strings.Split(stripComments(string(raw)), ";") {
-		if s = strings.TrimSpace(s); s != "" {
-			stmts = append(stmts, s)
-		}
-	}
-	if err := tenancy.Migrate(ctx, db.DB, db.Dialect, "joby-schema", stmts); err != nil {
-		t.Fatal(err)
-	}
-	reg, err := resource.New(resource.Options{DB: db.DB, Dialect: db.Dialect, Resources: []resource.Resource{leadsResource()}})
+	clients := resource.Resource{Name: "clients", Fields: []resource.Field{{Name: "first_name"}}}
+	reg, err := resource.New(resource.Options{DB: db.DB, Dialect: db.Dialect, Resources: []resource.Resource{leadsResource(), clients}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := reg.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := tenancy.Migrate(ctx, db.DB, db.Dialect, "joby-indexes", reg.IndexDDL()); err != nil {
+	ddl, err := reg.DDL(db.Dialect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tenancy.Migrate(ctx, db.DB, db.Dialect, "joby-schema", ddl); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Check(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return reg
-}
-
-func stripComments(s string) string {
-	var b strings.Builder
-	for _, l := range strings.Split(s, "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-			b.WriteString(l + "\n")
-		}
-	}
-	return b.String()
 }
 
 // TestSeedServedByRegistry seeds both dialects and reads the rows back

@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"database/sql"
-	_ "embed"
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"gatehouse.dev"
 	"gatehouse.dev/internal/uuid"
@@ -18,12 +16,6 @@ import (
 	"gatehouse.dev/stack"
 	"gatehouse.dev/tenancy"
 )
-
-//go:embed schema_sqlite.sql
-var schemaSQLite string
-
-//go:embed schema_postgres.sql
-var schemaPostgres string
 
 // app is the assembled Joby API and its mounts beside the stack: the API
 // keys page behind the demo login, the MCP server and the ChatGPT Actions
@@ -45,6 +37,8 @@ func newApp(ctx context.Context, o stack.Options, publicURL string) (*app, error
 		return seedJobTypes(ctx, tx, dialect, orgID)
 	}
 	o.Resources, o.KeyPrefix, o.KeyHeader, o.VersionHeader = resources(), "joby", "X-Joby-API-Key", "Joby-Version"
+	// The service's own tables (in a real service they already exist).
+	o.CreateTables, o.Tables = true, []string{"CREATE TABLE IF NOT EXISTS job_types (id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, name TEXT NOT NULL)"}
 	o.Limits = resource.Limits{DefaultRateLimitPerMinute: 60, MaxRateLimitPerMinute: 300, AuditLogSize: 50}
 	o.Webhooks, o.OpenAPI = true, openapi.Options{
 		Title: "Joby Developer API",
@@ -63,20 +57,9 @@ func newApp(ctx context.Context, o stack.Options, publicURL string) (*app, error
 	if err != nil {
 		return nil, err
 	}
-	// The service's own tables (in a real service they already exist).
-	var db *sql.DB
-	db, dialect = s.DB()
-	schema := schemaSQLite
-	if dialect == tenancy.Postgres {
-		schema = schemaPostgres
-	}
-	if err := tenancy.Migrate(ctx, db, dialect, "joby-schema", splitSQL(schema)); err == nil {
-		err = tenancy.Migrate(ctx, db, dialect, "joby-indexes", s.Registry().IndexDDL())
-	}
+	_, dialect = s.DB()
 	a := &app{Stack: s}
-	if err == nil {
-		err = a.mountAgents(publicURL, o)
-	}
+	err = a.mountAgents(publicURL, o)
 	if err == nil && o.AdminToken != "" {
 		err = a.mountKeysPage(ctx, o)
 	}
@@ -132,30 +115,10 @@ func (a *app) handler(next http.Handler) http.Handler {
 // seedJobTypes gives every new organization its job types, in the
 // transaction that creates it.
 func seedJobTypes(ctx context.Context, tx *sql.Tx, d tenancy.Dialect, orgID string) error {
-	now := time.Now()
 	for _, name := range []string{"Locksmith", "Plumbing", "Electrical", "HVAC", "Garage Door"} {
-		if _, err := tx.ExecContext(ctx, d.Rebind("INSERT INTO job_types (id, organization_id, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"),
-			uuid.New(), orgID, name, d.TimeValue(now), d.TimeValue(now)); err != nil {
+		if _, err := tx.ExecContext(ctx, d.Rebind("INSERT INTO job_types (id, organization_id, name) VALUES (?, ?, ?)"), uuid.New(), orgID, name); err != nil {
 			return fmt.Errorf("joby: seed job types: %w", err)
 		}
 	}
 	return nil
-}
-
-// splitSQL splits a schema file into statements: "--" comment lines are
-// dropped first, then the text is split at semicolons.
-func splitSQL(s string) []string {
-	var b strings.Builder
-	for _, l := range strings.Split(s, "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-			b.WriteString(l + "\n")
-		}
-	}
-	var out []string
-	for _, stmt := range strings.Split(b.String(), ";") {
-		if stmt = strings.TrimSpace(stmt); stmt != "" {
-			out = append(out, stmt)
-		}
-	}
-	return out
 }
