@@ -86,7 +86,7 @@ func CallerFromContext(ctx context.Context) (Caller, bool) {
 // changes what ctx itself reports. Inside the chain, the authentication
 // middleware uses [SetCaller] instead.
 func NewCallerContext(ctx context.Context, c Caller) context.Context {
-	return context.WithValue(ctx, requestKey{}, &requestState{id: RequestIDFromContext(ctx), caller: c, hasCaller: true})
+	return &requestState{Context: ctx, id: RequestIDFromContext(ctx), caller: c, hasCaller: true}
 }
 
 // WithRequestState returns r when its context carries the per-request state
@@ -100,7 +100,7 @@ func WithRequestState(w http.ResponseWriter, r *http.Request) *http.Request {
 	if stateOf(r.Context()) != nil {
 		return r
 	}
-	st := &requestState{id: uuid.NewV7(time.Now())}
-	w.Header().Set(RequestIDHeader, st.id)
-	return r.WithContext(context.WithValue(r.Context(), requestKey{}, st))
+	st := &requestState{Context: r.Context(), id: uuid.NewV7(time.Now())}
+	st.setHeader(w.Header())
+	return r.WithContext(st)
 }

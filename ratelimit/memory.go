@@ -53,7 +53,7 @@ type MemoryOptions struct {
 // map operations, with no allocation for keys up to 64 bytes. Memory is safe
 // for concurrent use.
 type Memory struct {
-	now      func() time.Time
+	now      func() time.Time // nil: time.Now, read through time.Since
 	base     time.Time
 	seed     maphash.Seed
 	shards   []shard
@@ -81,10 +81,6 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	if opts.MaxKeys < 0 {
 		return nil, errors.New("ratelimit: MemoryOptions.MaxKeys must not be negative")
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
 	n := opts.Shards
 	if n == 0 {
 		n = max(64, 4*runtime.GOMAXPROCS(0))
@@ -98,17 +94,31 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 		n /= 2
 	}
 	m := &Memory{
-		now:      now,
-		base:     now(),
+		now:      opts.Now,
 		seed:     maphash.MakeSeed(),
 		shards:   make([]shard, n),
 		mask:     uint64(n - 1),
 		perShard: maxKeys / n,
 	}
+	if m.now == nil {
+		m.base = time.Now()
+	} else {
+		m.base = m.now()
+	}
 	for i := range m.shards {
 		m.shards[i].tats = make(map[string]int64)
 	}
 	return m, nil
+}
+
+// clock returns the limiter's clock: nanoseconds since NewMemory. Without
+// an injected clock it reads only the monotonic clock (time.Since), which
+// costs about half of time.Now.
+func (m *Memory) clock() int64 {
+	if m.now == nil {
+		return int64(time.Since(m.base))
+	}
+	return int64(m.now().Sub(m.base))
 }
 
 // Allow records one event of key if it fits in l. ctx is not used: Memory
@@ -119,7 +129,7 @@ func (m *Memory) Allow(_ context.Context, key string, l Limit) (Result, error) {
 		return Result{}, err
 	}
 	k := storedKey(key)
-	now := int64(m.now().Sub(m.base))
+	now := m.clock()
 	s := &m.shards[maphash.String(m.seed, k)&m.mask]
 	s.mu.Lock()
 	tat, found := s.tats[k]
@@ -143,7 +153,7 @@ func (m *Memory) Peek(_ context.Context, key string, l Limit) (Result, error) {
 		return Result{}, err
 	}
 	k := storedKey(key)
-	now := int64(m.now().Sub(m.base))
+	now := m.clock()
 	s := &m.shards[maphash.String(m.seed, k)&m.mask]
 	s.mu.Lock()
 	tat, found := s.tats[k]
