@@ -32,6 +32,7 @@ const (
 	MsgInternal            = "Internal server error"
 	MsgUnauthorized        = "Unauthorized"
 	MsgClientClosedRequest = "Client closed request"
+	MsgInvalidOrgID        = "Invalid organization id"
 )
 
 // StatusClientClosedRequest is written (and audited) when the client went

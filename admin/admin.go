@@ -15,6 +15,7 @@ import (
 	"gatehouse.dev/audit"
 	"gatehouse.dev/auth"
 	"gatehouse.dev/scope"
+	"gatehouse.dev/tenancy"
 )
 
 // Defaults of [Options].
@@ -61,6 +62,18 @@ type Options struct {
 	DefaultRateLimitPerMinute int
 	// MaxRateLimitPerMinute caps requested limits: default 300.
 	MaxRateLimitPerMinute int
+	// OrgIDType is the type of organization ids (the type of the
+	// organization column of the service's tables): empty means
+	// tenancy.OrgIDUUID. Every {prefix}/orgs/{org_id}… route answers an id
+	// not of this type 400 "Invalid organization id" (before any store
+	// read), and POST {prefix}/orgs accepts an "id" of this type.
+	OrgIDType tenancy.OrgIDType
+	// NewOrgID makes the id of an organization created without one. Nil
+	// means a new UUID for the uuid and text types; integer organization
+	// ids are the service's own (its tenants table's), so without NewOrgID
+	// POST {prefix}/orgs requires "id" when OrgIDType is
+	// tenancy.OrgIDInteger. An id it returns must be of OrgIDType.
+	NewOrgID func(ctx context.Context) (string, error)
 	// Prefix is the path the handler is mounted at: default "/admin".
 	Prefix string
 	// MaxBodyBytes bounds request bodies: default 1 MiB.
@@ -101,6 +114,12 @@ func New(opts Options) (*Handler, error) {
 		return nil, errors.New("admin: Options.Authorize is required")
 	case len(opts.Scopes) == 0:
 		return nil, errors.New("admin: Options.Scopes is required")
+	}
+	if err := opts.OrgIDType.Check(); err != nil {
+		return nil, fmt.Errorf("admin: Options.OrgIDType: %w", err)
+	}
+	if opts.OrgIDType == "" {
+		opts.OrgIDType = tenancy.OrgIDUUID
 	}
 	if err := auth.ValidatePrefix(opts.KeyPrefix); err != nil {
 		return nil, fmt.Errorf("admin: Options.KeyPrefix: %w", err)

@@ -21,6 +21,7 @@ import (
 	"gatehouse.dev/auth"
 	"gatehouse.dev/internal/uuid"
 	"gatehouse.dev/scope"
+	"gatehouse.dev/tenancy"
 )
 
 // orgJSON is an organization as the admin API returns it.
@@ -108,14 +109,58 @@ func storeErr(err error) error {
 	return err
 }
 
-// orgID returns the organization of the path, checking it exists.
+// org returns the organization of the path, checking it exists: an id not
+// of Options.OrgIDType is 400 "Invalid organization id", an unknown one 404.
 func (h *Handler) org(r *http.Request) (auth.Org, error) {
-	id := r.PathValue("org_id")
-	if !uuid.Valid(id) {
-		return auth.Org{}, errNotFound
+	id, err := h.opts.OrgIDType.Parse(r.PathValue("org_id"))
+	if err != nil {
+		return auth.Org{}, err
 	}
 	o, err := h.opts.Orgs.GetOrg(r.Context(), id)
 	return o, storeErr(err)
+}
+
+// MsgOrgExists is the 409 answer of POST {prefix}/orgs with the id of an
+// existing organization.
+const MsgOrgExists = "Organization already exists"
+
+// parseOrgID validates the optional "id" of an organization create: a
+// string of Options.OrgIDType (for integer ids, a JSON integer too). ok is
+// false when it is absent or invalid (then details says why).
+func (h *Handler) parseOrgID(raw json.RawMessage, details *[]gatehouse.FieldError) (string, bool) {
+	if raw == nil {
+		if h.opts.OrgIDType == tenancy.OrgIDInteger && h.opts.NewOrgID == nil {
+			*details = append(*details, gatehouse.FieldError{Field: "id", Message: "is required (integer organization ids are the service's own)"})
+		}
+		return "", false
+	}
+	var id string
+	if h.opts.OrgIDType == tenancy.OrgIDInteger && len(raw) > 0 && raw[0] >= '0' && raw[0] <= '9' {
+		id = string(raw) // a JSON number: its text must be the canonical integer
+	} else if err := json.Unmarshal(raw, &id); err != nil {
+		*details = append(*details, gatehouse.FieldError{Field: "id", Message: "must be a string"})
+		return "", false
+	}
+	if !h.opts.OrgIDType.Valid(id) {
+		*details = append(*details, gatehouse.FieldError{Field: "id", Message: h.opts.OrgIDType.Rule()})
+		return "", false
+	}
+	return id, true
+}
+
+// newOrgID makes the id of an organization created without one.
+func (h *Handler) newOrgID(ctx context.Context) (string, error) {
+	if h.opts.NewOrgID == nil {
+		return uuid.New(), nil
+	}
+	id, err := h.opts.NewOrgID(ctx)
+	if err != nil {
+		return "", fmt.Errorf("admin: NewOrgID: %w", err)
+	}
+	if !h.opts.OrgIDType.Valid(id) {
+		return "", fmt.Errorf("admin: NewOrgID returned %q, not a %s organization id", id, h.opts.OrgIDType)
+	}
+	return id, nil
 }
 
 // key returns the key of the path within the path's organization.
@@ -138,19 +183,30 @@ func (h *Handler) body(w http.ResponseWriter, r *http.Request, allowed ...string
 }
 
 func (h *Handler) createOrg(w http.ResponseWriter, r *http.Request) {
-	m, err := h.body(w, r, "name")
+	m, err := h.body(w, r, "name", "id")
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	var details []gatehouse.FieldError
-	name, ok := parseName(m["name"], true, &details)
-	if !ok {
+	id, hasID := h.parseOrgID(m["id"], &details)
+	name, _ := parseName(m["name"], true, &details)
+	if len(details) > 0 {
 		h.fail(w, r, gatehouse.InvalidFields(details...))
 		return
 	}
+	if !hasID {
+		if id, err = h.newOrgID(r.Context()); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
 	now := h.now()
-	o, err := h.opts.Orgs.CreateOrg(r.Context(), auth.Org{ID: uuid.New(), Name: name, CreatedAt: now, UpdatedAt: now})
+	o, err := h.opts.Orgs.CreateOrg(r.Context(), auth.Org{ID: id, Name: name, CreatedAt: now, UpdatedAt: now})
+	if errors.Is(err, auth.ErrConflict) {
+		h.fail(w, r, gatehouse.NewError(http.StatusConflict, MsgOrgExists).Wrap(err))
+		return
+	}
 	if err != nil {
 		h.fail(w, r, fmt.Errorf("admin: create org: %w", err))
 		return
@@ -678,6 +734,9 @@ func (h *Handler) IssueKey(ctx context.Context, orgID, name string, scopes scope
 	if len(details) > 0 {
 		return "", auth.Key{}, gatehouse.InvalidFields(details...)
 	}
+	if _, err := h.opts.OrgIDType.Parse(orgID); err != nil {
+		return "", auth.Key{}, err
+	}
 	if _, err := h.opts.Orgs.GetOrg(ctx, orgID); err != nil {
 		return "", auth.Key{}, storeErr(err)
 	}
@@ -817,7 +876,7 @@ func (h *Handler) listOrgs(w http.ResponseWriter, r *http.Request) {
 	}
 	if v, ok := qv["cursor"]; ok {
 		after, ok := decodeOrgCursor(v[0])
-		if len(v) != 1 || !ok {
+		if len(v) != 1 || !ok || !h.opts.OrgIDType.Valid(after.ID) {
 			bad = append(bad, "cursor")
 		} else {
 			q.After = &after

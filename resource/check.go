@@ -462,18 +462,36 @@ func (c *checker) idColumn(where string, cl *column, t IDType, what string, rowi
 	}
 }
 
-// orgColumn checks the organization column.
+// orgColumn checks the organization column against Options.OrgIDType.
 func (c *checker) orgColumn(where string, cl *column) {
+	typ := c.rg.orgIDType
 	if c.rg.dialect == tenancy.SQLite {
-		if affinity(cl.typ) == "real" {
+		switch a := affinity(cl.typ); {
+		case a == "real":
 			c.problem("%s: column %s (the organization) is %s; organization ids need a TEXT or INTEGER column", where, cl.name, typeName(cl.typ))
+		case typ == tenancy.OrgIDText && (a == "integer" || a == "numeric"):
+			// "007" and "7" would be two organizations but one value.
+			c.problem("%s: column %s (the organization) is %s, which turns numeric text into numbers; text organization ids (OrgIDType %s) need a TEXT column", where, cl.name, typeName(cl.typ), typ)
 		}
 		return
 	}
 	switch {
-	case pgText(cl, 0), cl.typ == "uuid":
+	case pgText(cl, 0):
+		if cl.length > 0 && cl.length < tenancy.MaxOrgIDLength && typ == tenancy.OrgIDText {
+			c.warn("%s: column %s (the organization) is %s: text organization ids may have up to %d characters", where, cl.name, cl.typ, tenancy.MaxOrgIDLength)
+		}
+	case cl.typ == "uuid":
+		if typ == tenancy.OrgIDText || typ == tenancy.OrgIDInteger {
+			c.problem("%s: column %s (the organization) is uuid; %s organization ids (OrgIDType) need a text or bigint column", where, cl.name, typ)
+		}
 	case cl.typ == "bigint", cl.typ == "integer":
-		c.warn("%s: column %s (the organization) is %s: every organization id must be an integer (the database refuses others with an error)", where, cl.name, cl.typ)
+		switch typ {
+		case tenancy.OrgIDInteger:
+		case tenancy.OrgIDText:
+			c.problem("%s: column %s (the organization) is %s; text organization ids (OrgIDType) need a text column: declare OrgIDType integer", where, cl.name, cl.typ)
+		default:
+			c.warn("%s: column %s (the organization) is %s: declare OrgIDType integer, so that the admin API accepts only integer organization ids (the database refuses others with an error)", where, cl.name, cl.typ)
+		}
 	default:
 		c.problem("%s: column %s (the organization) is %s; organization ids need text, varchar, uuid, bigint or integer", where, cl.name, cl.typ)
 	}

@@ -162,6 +162,12 @@ type Options struct {
 	// field of that name is read-only. Nil means [DefaultProtected]; id,
 	// organization_id, created_at and updated_at are always protected.
 	Protected []string
+	// OrgIDType is the type of the organization ids (tenancy.OrgIDType:
+	// uuid, text or integer), as given to the admin API; empty means
+	// tenancy.OrgIDUUID. [Registry.Check] holds the organization columns
+	// to it (an integer column needs tenancy.OrgIDInteger, a uuid column
+	// neither text nor integer ids).
+	OrgIDType tenancy.OrgIDType
 	// MaxBodyBytes bounds request bodies: default 1 MiB.
 	MaxBodyBytes int64
 	// PublicURL, when set, is the absolute URL the routes are reached at
@@ -187,6 +193,7 @@ type Registry struct {
 	version   string
 	limits    Limits
 	protected []string
+	orgIDType tenancy.OrgIDType
 	maxBody   int64
 	logger    *slog.Logger
 	now       func() time.Time
@@ -215,6 +222,7 @@ func New(opts Options) (*Registry, error) {
 		version:   opts.Version,
 		limits:    opts.Limits.withDefaults(),
 		maxBody:   opts.MaxBodyBytes,
+		orgIDType: opts.OrgIDType,
 		logger:    opts.Logger,
 		now:       opts.Now,
 		onWrite:   opts.OnWrite,
@@ -247,6 +255,9 @@ func New(opts Options) (*Registry, error) {
 	}
 	if l := rg.limits; l.DefaultLimit > l.MaxLimit {
 		return nil, fmt.Errorf("resource: Limits.DefaultLimit %d is above MaxLimit %d", l.DefaultLimit, l.MaxLimit)
+	}
+	if err := rg.orgIDType.Check(); err != nil {
+		return nil, fmt.Errorf("resource: Options.OrgIDType: %w", err)
 	}
 	if rg.maxBody <= 0 {
 		rg.maxBody = gatehouse.DefaultMaxBodyBytes

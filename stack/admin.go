@@ -46,6 +46,7 @@ func (s *Stack) buildAdmin(ctx context.Context) error {
 		Keys: s.keys, Orgs: s.keys, Audit: s.auditRead, Events: events,
 		OnKeyChange: s.KeyChanged, OnKeyCreated: s.keyCreated, Authorize: authorize,
 		KeyPrefix: o.KeyPrefix, Scopes: s.reg.Scopes(), Prefix: o.AdminPrefix,
+		OrgIDType: o.OrgIDType, NewOrgID: o.NewOrgID,
 		DefaultRateLimitPerMinute: o.Limits.DefaultRateLimitPerMinute,
 		MaxRateLimitPerMinute:     o.Limits.MaxRateLimitPerMinute,
 		Logger:                    s.logger, Now: s.now,
@@ -62,7 +63,7 @@ func (s *Stack) buildAdmin(ctx context.Context) error {
 	var hooks http.Handler
 	if s.hooks != nil {
 		if hooks, err = s.hooks.AdminHandler(webhook.AdminOptions{
-			Authorize: authorize, Prefix: o.AdminPrefix,
+			Authorize: authorize, Prefix: o.AdminPrefix, OrgIDType: o.OrgIDType,
 			OrgExists: func(ctx context.Context, orgID string) (bool, error) {
 				_, err := s.keys.GetOrg(ctx, orgID)
 				if errors.Is(err, auth.ErrNotFound) {

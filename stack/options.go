@@ -118,6 +118,17 @@ type Options struct {
 	// KeyHeader, when set (e.g. "X-Acme-API-Key"), is accepted besides
 	// Authorization: Bearer.
 	KeyHeader string
+	// OrgIDType is the type of the service's organization ids, the type
+	// of its tables' organization columns (tenancy.OrgIDUUID, OrgIDText or
+	// OrgIDInteger): empty means UUIDs. The admin API accepts ids of this
+	// type only (others are 400 "Invalid organization id") and takes an
+	// optional "id" on POST {AdminPrefix}/orgs; Registry().Check holds the
+	// organization columns to it.
+	OrgIDType tenancy.OrgIDType
+	// NewOrgID makes the id of an organization created through the admin
+	// API without one: nil means a new UUID, except for integer ids, which
+	// must then be given (admin.Options.NewOrgID).
+	NewOrgID func(ctx context.Context) (string, error)
 	// OnOrgCreated runs in the transaction that creates an organization
 	// (for example to seed its lookup rows).
 	OnOrgCreated func(ctx context.Context, tx *sql.Tx, orgID string) error

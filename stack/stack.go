@@ -297,7 +297,7 @@ func (s *Stack) buildRegistry(ctx context.Context) error {
 	ro.Prefix, ro.Version = o.Prefix, o.Version
 	ro.Routes = append(routes, ro.Routes...)
 	ro.Limits = mergeLimits(o.Limits, ro.Limits)
-	ro.PublicURL = o.PublicURL
+	ro.PublicURL, ro.OrgIDType = o.PublicURL, o.OrgIDType
 	if !o.DisableCursors {
 		ro.Keyring = s.keyring
 	}

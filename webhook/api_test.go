@@ -179,7 +179,7 @@ func TestAdminAPI(t *testing.T) {
 
 		req, _ := http.NewRequest(http.MethodGet, base, nil)
 		wantError(t, e.serve(e.admin, req), http.StatusUnauthorized, "Unauthorized")
-		wantError(t, e.adm(http.MethodGet, "/admin/orgs/nope/webhooks", ""), http.StatusNotFound, "Not found")
+		wantError(t, e.adm(http.MethodGet, "/admin/orgs/nope/webhooks", ""), http.StatusBadRequest, "Invalid organization id")
 		wantError(t, e.adm(http.MethodGet, base+"/x/y/z", ""), http.StatusNotFound, "Not found")
 
 		r := e.adm(http.MethodPost, base, `{"target_url":"`+rc.URL()+`","events":["lead.created"],"description":"CRM","enabled":false}`)

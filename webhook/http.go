@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"gatehouse.dev"
-	"gatehouse.dev/internal/uuid"
 	"gatehouse.dev/resource"
 	"gatehouse.dev/scope"
+	"gatehouse.dev/tenancy"
 )
 
 var errNotFound = gatehouse.NewError(http.StatusNotFound, gatehouse.MsgNotFound)
@@ -429,6 +429,10 @@ type AdminOptions struct {
 	// OrgExists, when set, makes an unknown organization a 404; without
 	// it an unknown organization simply has no endpoints.
 	OrgExists func(ctx context.Context, orgID string) (bool, error)
+	// OrgIDType is the type of organization ids, as the admin package's
+	// Options.OrgIDType: empty means tenancy.OrgIDUUID. Another id is 400
+	// "Invalid organization id".
+	OrgIDType tenancy.OrgIDType
 }
 
 // adminHandler serves the admin webhook routes.
@@ -458,6 +462,9 @@ func (s *Service) AdminHandler(opts AdminOptions) (http.Handler, error) {
 	}
 	if len(opts.Prefix) < 2 || opts.Prefix[0] != '/' || opts.Prefix[len(opts.Prefix)-1] == '/' {
 		return nil, errors.New("webhook: AdminOptions.Prefix must start and not end with /")
+	}
+	if err := opts.OrgIDType.Check(); err != nil {
+		return nil, err // "tenancy: unknown OrgIDType …"
 	}
 	h := &adminHandler{s: s, opts: opts, mux: http.NewServeMux()}
 	base := opts.Prefix + "/orgs/{org_id}/webhooks"
@@ -507,9 +514,9 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // org returns the organization of the path, checked with OrgExists.
 func (h *adminHandler) org(r *http.Request) (string, error) {
-	id := r.PathValue("org_id")
-	if !uuid.Valid(id) {
-		return "", errNotFound
+	id, err := h.opts.OrgIDType.Parse(r.PathValue("org_id"))
+	if err != nil {
+		return "", err
 	}
 	if h.opts.OrgExists != nil {
 		ok, err := h.opts.OrgExists(r.Context(), id)
