@@ -58,6 +58,10 @@ type Page struct {
 	// NextCursor continues after the last record; "" when there is no
 	// more or cursors are off (no Options.Keyring).
 	NextCursor string
+	// Cursors holds, when the query asked for EdgeCursors and cursors are
+	// on, the cursor that continues after each record (the last one equals
+	// NextCursor when HasMore); nil otherwise.
+	Cursors []string
 }
 
 // page is the result of a list before encoding.
@@ -113,6 +117,15 @@ func (rg *Registry) List(ctx context.Context, name string, q ListQuery) (Page, e
 	out := Page{Records: make([]Record, len(p.recs)), Limit: q.Limit, Offset: q.Offset, HasMore: p.more, NextCursor: p.next}
 	for i, r := range p.recs {
 		out.Records[i] = Record{r}
+	}
+	if q.EdgeCursors && rg.keyring != nil {
+		scope := s.cursorScope(q)
+		out.Cursors = make([]string, len(p.recs))
+		for i, r := range p.recs {
+			if out.Cursors[i], err = rg.nextCursor(ctx, s, scope, r); err != nil {
+				return Page{}, err
+			}
+		}
 	}
 	return out, nil
 }

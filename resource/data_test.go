@@ -155,6 +155,19 @@ func TestDataAPI(t *testing.T) {
 		if len(p.Records) != 2 || !p.HasMore || p.NextCursor == "" || p.Limit != 2 || p.Records[0].Get("first_name") != "b3" {
 			t.Fatalf("page 1: %+v", p)
 		}
+		if p.Cursors != nil {
+			t.Errorf("Cursors without EdgeCursors: %v", p.Cursors)
+		}
+		// EdgeCursors: one cursor per record, the last one is NextCursor,
+		// the first one continues after the first record.
+		pc, err := e.reg.List(ctx, "leads", resource.ListQuery{Limit: 2, EdgeCursors: true, Filters: []resource.Filter{{Field: "status", Value: "batch"}}})
+		if err != nil || len(pc.Cursors) != 2 || pc.Cursors[1] != p.NextCursor || pc.Cursors[0] == "" {
+			t.Fatalf("edge cursors: %+v %v", pc, err)
+		}
+		p1, err := e.reg.List(ctx, "leads", resource.ListQuery{Limit: 1, Cursor: pc.Cursors[0], Filters: []resource.Filter{{Field: "status", Value: "batch"}}})
+		if err != nil || len(p1.Records) != 1 || p1.Records[0].Get("first_name") != "b2" {
+			t.Fatalf("after the first edge: %+v %v", p1, err)
+		}
 		r = e.do(http.MethodGet, "/v1/leads?status=batch&limit=2&cursor="+p.NextCursor, "", org)
 		if l := r.list(); r.Code != http.StatusOK || len(l) != 1 || l[0]["first_name"] != "b1" {
 			t.Fatalf("REST page 2 from a Go cursor: %d %s", r.Code, r.Raw)

@@ -36,6 +36,10 @@ type ListQuery struct {
 	// is not combined with offset; the registry verifies it against the
 	// caller's organization and the other parameters.
 	Cursor string
+	// EdgeCursors, set by Go callers of [Registry.List] (GraphQL's
+	// edges { cursor }), fills Page.Cursors with the cursor of each record
+	// when cursors are on. The query string never sets it.
+	EdgeCursors bool
 }
 
 // Filter is one exact filter of a list request.

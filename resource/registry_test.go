@@ -53,6 +53,7 @@ func TestNewRefusesBadConfiguration(t *testing.T) {
 		{"reserved whoami", resource.Options{Dialect: tenancy.SQLite, Resources: one(resource.Resource{Name: "whoami"})}, "reserved"},
 		{"reserved webhooks", resource.Options{Dialect: tenancy.SQLite, Resources: one(resource.Resource{Name: "webhooks"})}, "reserved"},
 		{"reserved openapi.json", resource.Options{Dialect: tenancy.SQLite, Resources: one(resource.Resource{Name: "openapi.json"})}, "reserved"},
+		{"reserved graphql", resource.Options{Dialect: tenancy.SQLite, Resources: one(resource.Resource{Name: "graphql"})}, "reserved"},
 		{"empty name", resource.Options{Dialect: tenancy.SQLite, Resources: one(resource.Resource{})}, "invalid resource name"},
 		{"upper-case name", resource.Options{Dialect: tenancy.SQLite, Resources: one(resource.Resource{Name: "Leads"})}, "invalid resource name"},
 		{"slash in name", resource.Options{Dialect: tenancy.SQLite, Resources: one(resource.Resource{Name: "a/b"})}, "invalid resource name"},

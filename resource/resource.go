@@ -189,7 +189,8 @@ type Timestamp struct {
 type Resource struct {
 	// Name in the URL and in scopes ("leads" → /v1/leads, leads:read).
 	// Lower-case letters, digits, '_' and '-', starting with a letter; not
-	// one of the reserved names schema, whoami, webhooks, openapi.json.
+	// one of the reserved names schema, whoami, webhooks, openapi.json,
+	// graphql.
 	Name string
 	// Singular names one record in events ("lead" → lead.created); empty
 	// means Name without a trailing "s".
@@ -241,7 +242,7 @@ const (
 
 // reservedNames cannot name a resource: the registry or later features serve
 // them.
-var reservedNames = []string{"schema", "whoami", "webhooks", "openapi.json"}
+var reservedNames = []string{"schema", "whoami", "webhooks", "openapi.json", "graphql"}
 
 // reservedParams cannot be filters: they are list parameters.
 var reservedParams = []string{"limit", "offset", "cursor", "q", "created_after", "created_before"}
