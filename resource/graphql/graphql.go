@@ -1,0 +1,371 @@
+package graphql
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator"
+	"github.com/vektah/gqlparser/v2/validator/rules"
+
+	"gatehouse.dev"
+	"gatehouse.dev/resource"
+)
+
+// Defaults of [Options].
+const (
+	// DefaultMaxTokens bounds the tokens of a query document.
+	DefaultMaxTokens = 15000
+	// DefaultMaxDepth bounds the nesting of selections (introspection
+	// fields are bounded by the MaxIntrospectionDepth rule instead).
+	DefaultMaxDepth = 10
+	// DefaultMaxAliases bounds the aliases of a query, after fragment
+	// expansion.
+	DefaultMaxAliases = 50
+	// DefaultMaxFields bounds the fields of a query after fragment
+	// expansion, so that no document makes the analysis itself expensive.
+	DefaultMaxFields = 5000
+	// MutationCost is the cost of each mutation root field.
+	MutationCost = 10
+)
+
+// Throttle is the state of the caller's points bucket after a [Charge].
+type Throttle struct {
+	// Allowed reports whether the cost was taken. A refused charge takes
+	// nothing.
+	Allowed bool
+	// Maximum is the bucket's capacity, in points: a query costing more
+	// is refused before execution, whatever the bucket holds.
+	Maximum int
+	// Available is how many points the bucket holds now.
+	Available int
+	// RestoreRate is how many points the bucket regains per second.
+	RestoreRate float64
+	// RetryAfter is how long until the cost would be allowed; zero when
+	// Allowed.
+	RetryAfter time.Duration
+}
+
+// Charge takes cost points from the bucket of the caller of ctx, before a
+// query is executed. It must take nothing when it refuses (Allowed false),
+// and must refuse a cost above Maximum. An error means no decision could
+// be made: the query is answered 500 without being executed. A
+// rate-limiter with an AllowN fits behind it.
+type Charge func(ctx context.Context, cost int) (Throttle, error)
+
+// Options configures [New].
+type Options struct {
+	// Registry serves the data. Required.
+	Registry *resource.Registry
+	// Charge takes each query's requested cost from the caller's points
+	// bucket. Nil means no cost limit: the cost is still computed and
+	// reported, without throttleStatus.
+	Charge Charge
+	// MaxTokens bounds the tokens of a query document; zero means
+	// [DefaultMaxTokens].
+	MaxTokens int
+	// MaxDepth bounds the nesting of selections; zero means
+	// [DefaultMaxDepth].
+	MaxDepth int
+	// MaxAliases bounds the aliases after fragment expansion; zero means
+	// [DefaultMaxAliases].
+	MaxAliases int
+	// MaxBodyBytes bounds request bodies; zero means
+	// gatehouse.DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler serves GraphQL over HTTP from a registry: POST only, a JSON body
+// {query, variables, operationName}. Create it with [New].
+type Handler struct {
+	reg     *resource.Registry
+	m       *model
+	rules   *rules.Rules
+	charge  Charge
+	logger  *slog.Logger
+	tokens  int
+	depth   int
+	aliases int
+	body    int64
+	limits  resource.Limits
+}
+
+// New builds the schema of the registry's resources and returns its
+// handler. Name clashes (between resources, or with the built-in types and
+// root fields) are errors naming both sides.
+func New(opts Options) (*Handler, error) {
+	if opts.Registry == nil {
+		return nil, errors.New("graphql: Options.Registry is required")
+	}
+	m, err := build(opts.Registry.Resources())
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		reg:     opts.Registry,
+		m:       m,
+		rules:   validationRules(),
+		charge:  opts.Charge,
+		logger:  opts.Logger,
+		tokens:  opts.MaxTokens,
+		depth:   opts.MaxDepth,
+		aliases: opts.MaxAliases,
+		body:    opts.MaxBodyBytes,
+		limits:  opts.Registry.Limits(),
+	}
+	if h.logger == nil {
+		h.logger = slog.Default()
+	}
+	if h.tokens <= 0 {
+		h.tokens = DefaultMaxTokens
+	}
+	if h.depth <= 0 {
+		h.depth = DefaultMaxDepth
+	}
+	if h.aliases <= 0 {
+		h.aliases = DefaultMaxAliases
+	}
+	if h.body <= 0 {
+		h.body = gatehouse.DefaultMaxBodyBytes
+	}
+	return h, nil
+}
+
+// validationRules is the explicit rule set of the specification's
+// validation section, plus gqlparser's bound on introspection nesting.
+func validationRules() *rules.Rules {
+	return rules.NewRules(
+		rules.FieldsOnCorrectTypeRule,
+		rules.FragmentsOnCompositeTypesRule,
+		rules.KnownArgumentNamesRule,
+		rules.KnownDirectivesRule,
+		rules.KnownFragmentNamesRule,
+		rules.KnownRootTypeRule,
+		rules.KnownTypeNamesRule,
+		rules.LoneAnonymousOperationRule,
+		rules.MaxIntrospectionDepth,
+		rules.NoFragmentCyclesRule,
+		rules.NoUndefinedVariablesRule,
+		rules.NoUnusedFragmentsRule,
+		rules.NoUnusedVariablesRule,
+		rules.OverlappingFieldsCanBeMergedRule,
+		rules.PossibleFragmentSpreadsRule,
+		rules.ProvidedRequiredArgumentsRule,
+		rules.ScalarLeafsRule,
+		rules.SingleFieldSubscriptionsRule,
+		rules.UniqueArgumentNamesRule,
+		rules.UniqueDirectivesPerLocationRule,
+		rules.UniqueFragmentNamesRule,
+		rules.UniqueInputFieldNamesRule,
+		rules.UniqueOperationNamesRule,
+		rules.UniqueVariableNamesRule,
+		rules.ValuesOfCorrectTypeRule,
+		rules.VariablesAreInputTypesRule,
+		rules.VariablesInAllowedPositionRule,
+	)
+}
+
+// SDL returns the schema in the GraphQL schema definition language.
+func (h *Handler) SDL() string { return h.m.sdl }
+
+// Request is one GraphQL request.
+type Request struct {
+	// Query is the document.
+	Query string `json:"query"`
+	// Variables are the values of the operation's variables, as decoded
+	// from JSON (numbers as json.Number or float64).
+	Variables map[string]any `json:"variables"`
+	// OperationName picks the operation of a document with several.
+	OperationName string `json:"operationName"`
+}
+
+// Location is a line and column in the query document (from 1).
+type Location struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+}
+
+// Error is one GraphQL error.
+type Error struct {
+	// Message describes the error.
+	Message string `json:"message"`
+	// Locations in the document, for parse and validation errors and
+	// field errors.
+	Locations []Location `json:"locations,omitempty"`
+	// Path of response keys (and list indices) to the field in error.
+	Path []any `json:"path,omitempty"`
+	// Extensions carry a code ("FORBIDDEN", "NOT_FOUND",
+	// "BAD_USER_INPUT", "GRAPHQL_PARSE_FAILED",
+	// "GRAPHQL_VALIDATION_FAILED", "MAX_COST_EXCEEDED",
+	// "MAX_DEPTH_EXCEEDED", "MAX_ALIASES_EXCEEDED", "INTERNAL") and, for
+	// FORBIDDEN, required_scope.
+	Extensions map[string]any `json:"extensions,omitempty"`
+}
+
+// Response is the result of [Handler.Execute].
+type Response struct {
+	// Data is the result; nil when the request failed before execution
+	// (see RequestError).
+	Data any
+	// Errors of the request or of fields.
+	Errors []Error
+	// Extensions: cost, and the request id when served over HTTP.
+	Extensions map[string]any
+	// RequestError reports that the request failed before execution
+	// (parse, validation, variables, limits): the response has no data
+	// member, and GraphQL-over-HTTP answers it 400 when the client
+	// accepts application/graphql-response+json.
+	RequestError bool
+}
+
+// MarshalJSON writes the response: data (omitted for request errors),
+// errors (omitted when empty), extensions.
+func (r *Response) MarshalJSON() ([]byte, error) {
+	type wire struct {
+		Errors     []Error        `json:"errors,omitempty"`
+		Data       any            `json:"data"`
+		Extensions map[string]any `json:"extensions,omitempty"`
+	}
+	type noData struct {
+		Errors     []Error        `json:"errors,omitempty"`
+		Extensions map[string]any `json:"extensions,omitempty"`
+	}
+	if r.RequestError {
+		return json.Marshal(noData{Errors: r.Errors, Extensions: r.Extensions})
+	}
+	return json.Marshal(wire{Errors: r.Errors, Data: r.Data, Extensions: r.Extensions})
+}
+
+// requestError returns a response of one request error.
+func requestError(code string, errs ...*gqlerror.Error) *Response {
+	r := &Response{RequestError: true}
+	for _, e := range errs {
+		if e == nil {
+			continue
+		}
+		out := Error{Message: e.Message, Extensions: map[string]any{"code": code}}
+		for _, l := range e.Locations {
+			out.Locations = append(out.Locations, Location{Line: l.Line, Column: l.Column})
+		}
+		r.Errors = append(r.Errors, out)
+	}
+	if len(r.Errors) == 0 {
+		r.Errors = []Error{{Message: "invalid request", Extensions: map[string]any{"code": code}}}
+	}
+	return r
+}
+
+// Execute runs one request for the caller of ctx: parse (bounded by
+// MaxTokens), validate (the explicit rule set), coerce variables, check
+// depth, aliases, scopes and cost, charge the cost, execute. Request
+// problems come back in the Response; the error is a *gatehouse.Error to
+// answer outside GraphQL (429 when the bucket cannot pay now, with
+// Retry-After) or an internal error (a Charge that failed).
+func (h *Handler) Execute(ctx context.Context, req Request) (*Response, error) {
+	if req.Query == "" {
+		return requestError("BAD_REQUEST", gqlerror.Errorf("the request has no query")), nil
+	}
+	doc, perr := parser.ParseQueryWithTokenLimit(&ast.Source{Name: "query", Input: req.Query}, h.tokens)
+	if perr != nil {
+		var ge *gqlerror.Error
+		if !errors.As(perr, &ge) {
+			ge = gqlerror.Wrap(perr)
+		}
+		return requestError("GRAPHQL_PARSE_FAILED", ge), nil
+	}
+	if errs := validator.ValidateWithRules(h.m.schema, doc, h.rules); len(errs) > 0 {
+		return requestError("GRAPHQL_VALIDATION_FAILED", errs...), nil
+	}
+	op, err := pickOperation(doc, req.OperationName)
+	if err != nil {
+		return requestError("BAD_REQUEST", err), nil
+	}
+	if op.Operation == ast.Subscription {
+		return requestError("BAD_REQUEST", gqlerror.ErrorPosf(op.Position, "subscriptions are not supported")), nil
+	}
+	vars, verr := coerceVariables(h.m.schema, op, req.Variables)
+	if verr != nil {
+		return requestError("BAD_USER_INPUT", verr), nil
+	}
+	e := &executor{h: h, ctx: ctx, doc: doc, op: op, vars: vars}
+	a := e.analyze()
+	if a.reqErr != nil {
+		return a.reqErr, nil
+	}
+	cost := map[string]any{"requestedQueryCost": a.cost}
+	if h.charge != nil {
+		th, err := h.charge(ctx, a.cost)
+		if err != nil {
+			return nil, fmt.Errorf("graphql: charge: %w", err)
+		}
+		status := map[string]any{"maximumAvailable": th.Maximum, "currentlyAvailable": th.Available, "restoreRate": th.RestoreRate}
+		cost["throttleStatus"] = status
+		if !th.Allowed {
+			if a.cost > th.Maximum {
+				r := requestError("MAX_COST_EXCEEDED", gqlerror.Errorf("the query costs %d points, more than the %d the key's bucket holds; ask for fewer records", a.cost, th.Maximum))
+				cost["actualQueryCost"] = 0
+				r.Extensions = map[string]any{"cost": cost}
+				return r, nil
+			}
+			secs := int((th.RetryAfter + time.Second - 1) / time.Second)
+			if secs < 1 {
+				secs = 1
+			}
+			return nil, gatehouse.NewError(http.StatusTooManyRequests, gatehouse.MsgRateLimited).
+				WithHeader("Retry-After", fmt.Sprint(secs)).
+				With("cost", cost)
+		}
+	}
+	data := e.run(a.forbidden)
+	resp := &Response{Data: data, Errors: append(a.errs, e.errs...)}
+	cost["actualQueryCost"] = e.actual
+	resp.Extensions = map[string]any{"cost": cost}
+	return resp, nil
+}
+
+// pickOperation returns the operation to run.
+func pickOperation(doc *ast.QueryDocument, name string) (*ast.OperationDefinition, *gqlerror.Error) {
+	if name == "" {
+		if len(doc.Operations) != 1 {
+			return nil, gqlerror.Errorf("the document has several operations: operationName is required")
+		}
+		return doc.Operations[0], nil
+	}
+	op := doc.Operations.ForName(name)
+	if op == nil {
+		return nil, gqlerror.Errorf("no operation named %q", name)
+	}
+	return op, nil
+}
+
+// coerceVariables is gqlparser's VariableValues, guarded: it is only
+// called on validated documents, whose variable types exist and are input
+// types, but a panic there must not reach the client as a crash.
+func coerceVariables(s *ast.Schema, op *ast.OperationDefinition, vars map[string]any) (out map[string]any, gerr *gqlerror.Error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, gerr = nil, gqlerror.Errorf("invalid variables")
+		}
+	}()
+	if vars == nil {
+		vars = map[string]any{}
+	}
+	v, err := validator.VariableValues(s, op, vars)
+	if err != nil {
+		var ge *gqlerror.Error
+		if errors.As(err, &ge) {
+			return nil, ge
+		}
+		return nil, gqlerror.Errorf("invalid variables")
+	}
+	return v, nil
+}
