@@ -173,9 +173,14 @@ func BenchmarkRedisPeers(b *testing.B) {
 	for _, callers := range []int{1, 16, 64} {
 		for _, ct := range contenders {
 			b.Run(fmt.Sprintf("callers=%d/%s", callers, ct.name), func(b *testing.B) {
-				before := gh.Stats().FallbackDecisions
+				before := gh.Stats()
 				runCallers(b, callers, ct.op)
-				b.ReportMetric(float64(gh.Stats().FallbackDecisions-before), "gatehouse-fallbacks")
+				after := gh.Stats()
+				b.ReportMetric(float64(after.FallbackDecisions-before.FallbackDecisions), "gatehouse-fallbacks")
+				if trips := after.RoundTrips - before.RoundTrips; ct.name == "gatehouse" && trips > 0 {
+					// Decisions per round trip: the mean batch.
+					b.ReportMetric(float64(after.Commands-before.Commands)/float64(trips), "decisions/roundtrip")
+				}
 			})
 		}
 	}

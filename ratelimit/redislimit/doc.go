@@ -2,11 +2,13 @@
 // limit per key shared by every pod, on a single Redis node, a Sentinel
 // failover client, a Redis Cluster or a Ring.
 //
-// Each decision runs the GCRA Lua script of github.com/go-redis/redis_rate
-// in one round trip: atomic across pods, timed by Redis's own clock, idle
-// keys expiring by themselves. Its semantics are those of
-// [ratelimit.Memory]; gatehouse.dev/ratelimit/ratelimittest runs the same
-// suite on both.
+// Each decision runs the GCRA of github.com/go-redis/redis_rate v10 in a
+// Lua script: atomic across pods, timed by Redis's own clock, idle keys
+// expiring by themselves. The script is redis_rate's arithmetic on
+// redis_rate's keys and values, looped over several keys, so pods running
+// redis_rate (or an earlier gatehouse) share buckets with this one. Its
+// semantics are those of [ratelimit.Memory];
+// gatehouse.dev/ratelimit/ratelimittest runs the same suite on both.
 //
 //	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
 //	// or, for a Cluster: redis.NewClusterClient(&redis.ClusterOptions{
@@ -50,9 +52,14 @@
 //
 // # Cost
 //
-// Concurrent decisions of one limiter are combined into pipelines without a
-// background goroutine: a lone call goes out at once, and under load a round
-// trip carries many decisions (see docs/benchmarks-ratelimit.md). A key that
-// Redis has limited is answered from a local deny cache until its
-// RetryAfter, without a call.
+// Concurrent decisions of one limiter are combined without a background
+// goroutine: a lone call goes out at once, and the decisions that arrive
+// while round trips are in flight go out together in the next one. On a
+// single node (standalone or Sentinel) that round trip is one EVALSHA over
+// all its keys, so Redis runs the script once per round trip; on a Cluster
+// or Ring it is a pipeline of one EVALSHA per key, split per node by the
+// client. Under load this makes more decisions per second than the client
+// makes plain PINGs (see docs/benchmarks-ratelimit.md). A key that Redis
+// has limited is answered from a local deny cache until its RetryAfter,
+// without a call.
 package redislimit

@@ -7,34 +7,33 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
-
 	"gatehouse.dev/ratelimit"
 )
 
-func TestValidReply(t *testing.T) {
+func TestParseReply(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name string
-		v    any
-		want bool
+		v    []int64
+		cost int
+		want error
 	}{
-		{"allowed", []any{int64(1), int64(4), "-1", "0.2"}, true},
-		{"denied", []any{int64(0), int64(0), "0.1", "1"}, true},
-		{"nil", nil, false},
-		{"string", "OK", false},
-		{"int", int64(1), false},
-		{"short", []any{int64(1), int64(4), "-1"}, false},
-		{"long", []any{int64(1), int64(4), "-1", "0.2", "x"}, false},
-		{"float allowed", []any{1.0, int64(4), "-1", "0.2"}, false},
-		{"string remaining", []any{int64(1), "4", "-1", "0.2"}, false},
-		{"int retry", []any{int64(1), int64(4), int64(-1), "0.2"}, false},
-		{"nil reset", []any{int64(1), int64(4), "-1", nil}, false},
-		{"map", map[any]any{"a": 1}, false},
+		{"allowed", []int64{1, 4, -1, 2e8}, 1, nil},
+		{"allowed n", []int64{5, 4, -1, 2e8}, 5, nil},
+		{"denied", []int64{0, 0, 1e8, 1e9}, 1, nil},
+		{"peek", []int64{0, 3, -1, 0}, 0, nil},
+		{"peek over a lowered limit", []int64{0, 0, 6e11, 24e11}, 0, nil},
+		{"bad value", []int64{-2, 0, 0, 0}, 1, errBadValue},
+		{"short", []int64{1, 4, -1}, 1, errBadReply},
+		{"long", []int64{1, 4, -1, 2, 5}, 1, errBadReply},
+		{"allowed other cost", []int64{2, 4, -1, 2e8}, 1, errBadReply},
+		{"negative allowed", []int64{-1, 4, -1, 2e8}, 1, errBadReply},
+		{"allowed with retry", []int64{1, 4, 5, 2e8}, 1, errBadReply},
+		{"denied without retry", []int64{0, 0, -1, 2e8}, 1, errBadReply},
 	}
 	for _, tc := range cases {
-		if got := validReply(tc.v); got != tc.want {
-			t.Errorf("%s: validReply(%#v) = %v, want %v", tc.name, tc.v, got, tc.want)
+		if _, err := parseReply(tc.v, tc.cost); err != tc.want {
+			t.Errorf("%s: parseReply(%v, %d) = %v, want %v", tc.name, tc.v, tc.cost, err, tc.want)
 		}
 	}
 }
@@ -152,7 +151,7 @@ func TestConvertPeek(t *testing.T) {
 		{"limit lowered", rrResult{0, 0, 10 * time.Minute, 4 * e}, ratelimit.Result{Limit: lim, RetryAfter: 2 * e, ResetAfter: 4 * e}},
 	}
 	for _, tc := range cases {
-		if got := convert(lim, tc.rr.result(), 0); got != tc.want {
+		if got := convert(lim, tc.rr.reply(), 0); got != tc.want {
 			t.Errorf("%s: convert = %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
@@ -163,6 +162,6 @@ type rrResult struct {
 	retry, reset       time.Duration
 }
 
-func (r rrResult) result() *redis_rate.Result {
-	return &redis_rate.Result{Allowed: r.allowed, Remaining: r.remaining, RetryAfter: r.retry, ResetAfter: r.reset}
+func (r rrResult) reply() reply {
+	return reply{allowed: int64(r.allowed), remaining: int64(r.remaining), retryAfter: r.retry, resetAfter: r.reset}
 }

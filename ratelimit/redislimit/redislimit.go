@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
 	"gatehouse.dev"
@@ -103,13 +102,16 @@ type Options struct {
 	// Redis before one probe. Zero means [DefaultBreakerCooldown].
 	BreakerCooldown time.Duration
 	// DisableBatching sends each decision as its own command instead of
-	// combining concurrent decisions into pipelines. Use it with a client
-	// that batches by itself, such as a go-redis AutoPipeliner.
+	// combining concurrent decisions into one round trip (one script call
+	// over all their keys on a single node, a pipeline on a Cluster or
+	// Ring). Use it with a client that batches by itself, such as a
+	// go-redis AutoPipeliner, or behind a proxy that shards keys without
+	// Cluster semantics.
 	DisableBatching bool
-	// MaxBatch bounds the commands of one pipeline. Zero means
+	// MaxBatch bounds the decisions of one round trip. Zero means
 	// [DefaultMaxBatch].
 	MaxBatch int
-	// MaxInflight bounds the pipelines in flight at once. Zero means
+	// MaxInflight bounds the round trips in flight at once. Zero means
 	// [DefaultMaxInflight].
 	MaxInflight int
 	// DenyCacheSize bounds the keys of the local deny cache, which answers
@@ -123,13 +125,13 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Limiter is the Redis rate limiter: GCRA in one Lua script of
-// github.com/go-redis/redis_rate, so a decision is atomic, costs one round
-// trip and uses Redis's clock for every pod. It implements
+// Limiter is the Redis rate limiter: the GCRA of
+// github.com/go-redis/redis_rate in one Lua script, so a decision is atomic,
+// costs at most one round trip (shared with the concurrent decisions of the
+// pod) and uses Redis's clock for every pod. It implements
 // [ratelimit.Limiter] and [ratelimit.Peeker] and is safe for concurrent use.
 type Limiter struct {
 	client   redis.UniversalClient
-	rate     *redis_rate.Limiter
 	dispatch *dispatcher
 	prefix   string
 	policy   Policy
@@ -216,7 +218,9 @@ func New(opts Options) (*Limiter, error) {
 		timeout:  l.timeout,
 		sem:      make(chan struct{}, orDefault(opts.MaxInflight, DefaultMaxInflight)),
 	}
-	l.rate = redis_rate.NewLimiter(scripter{d: l.dispatch, client: opts.Client})
+	if _, single := opts.Client.(*redis.Client); !single {
+		l.dispatch.perKey.Store(true)
+	}
 	return l, nil
 }
 
@@ -250,13 +254,25 @@ func (l *Limiter) mono() int64 { return int64(l.now().Sub(l.base)) }
 // "rate:" in front: Prefix, then the first 128 bits of id's SHA-256 in hex
 // as a hash tag. Any id, whatever its bytes or length, gives a short key
 // whose Cluster slot depends on the id alone.
-func (l *Limiter) RedisKey(id string) string {
+func (l *Limiter) RedisKey(id string) string { return l.redisKey("", id) }
+
+// redisKey returns before + [Limiter.RedisKey](id) in one allocation.
+func (l *Limiter) redisKey(before, id string) string {
 	sum := sha256.Sum256([]byte(id))
-	var b [34]byte
-	b[0] = '{'
-	hex.Encode(b[1:33], sum[:16])
-	b[33] = '}'
-	return l.prefix + string(b[:])
+	n := len(before) + len(l.prefix)
+	var stack [128]byte
+	var b []byte
+	if n+34 <= len(stack) {
+		b = stack[:0]
+	} else {
+		b = make([]byte, 0, n+34)
+	}
+	b = append(b, before...)
+	b = append(b, l.prefix...)
+	b = append(b, '{')
+	b = hex.AppendEncode(b, sum[:16])
+	b = append(b, '}')
+	return string(b)
 }
 
 // Allow records one event of key if it fits in lim, on Redis; see [Policy]
@@ -279,7 +295,7 @@ func (l *Limiter) decide(ctx context.Context, key string, lim ratelimit.Limit, c
 	if err := lim.Validate(); err != nil {
 		return ratelimit.Result{}, err
 	}
-	rkey := l.RedisKey(key)
+	rkey := l.redisKey("rate:", key)
 	if l.deny != nil {
 		now := l.mono()
 		if d, ok := l.deny.get(rkey, lim, now); ok {
@@ -298,9 +314,13 @@ func (l *Limiter) decide(ctx context.Context, key string, lim ratelimit.Limit, c
 	if !ok {
 		return l.policyDecision(ctx, key, lim, cost, errBreakerOpen)
 	}
-	cctx, cancel := context.WithTimeout(ctx, l.timeout)
-	rr, err := l.rate.AllowN(cctx, rkey, redis_rate.Limit{Rate: lim.Rate, Burst: lim.Burst, Period: lim.Period}, cost)
-	cancel()
+	c := l.dispatch.newCall(rkey, lim, cost)
+	var rr reply
+	err := l.dispatch.run(ctx, c)
+	if err == nil {
+		rr, err = c.res, c.err
+		l.dispatch.release(c)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			// The caller went away: no verdict on Redis.
@@ -329,18 +349,18 @@ func (l *Limiter) decide(ctx context.Context, key string, lim ratelimit.Limit, c
 
 var errBreakerOpen = errors.New("redislimit: circuit breaker open")
 
-// convert turns redis_rate's answer into a ratelimit.Result.
-func convert(lim ratelimit.Limit, rr *redis_rate.Result, cost int) ratelimit.Result {
+// convert turns the script's answer into a ratelimit.Result.
+func convert(lim ratelimit.Limit, rr reply, cost int) ratelimit.Result {
 	res := ratelimit.Result{
 		Limit:      lim,
-		Remaining:  max(rr.Remaining, 0),
-		ResetAfter: max(rr.ResetAfter, 0),
+		Remaining:  int(max(rr.remaining, 0)),
+		ResetAfter: max(rr.resetAfter, 0),
 	}
 	if cost > 0 {
-		res.Allowed = rr.Allowed > 0
+		res.Allowed = rr.allowed > 0
 		if !res.Allowed {
 			res.Remaining = 0
-			res.RetryAfter = max(rr.RetryAfter, time.Nanosecond)
+			res.RetryAfter = max(rr.retryAfter, time.Nanosecond)
 		}
 		return res
 	}
@@ -420,8 +440,9 @@ type Stats struct {
 	BreakerOpens uint64 `json:"breaker_opens"`
 	// Breaker is the breaker's current state.
 	Breaker BreakerState `json:"breaker"`
-	// RoundTrips and Commands count what was sent to Redis: with batching,
-	// Commands/RoundTrips is the mean pipeline depth.
+	// RoundTrips and Commands count what was sent to Redis: round trips,
+	// and the decisions they carried (Commands/RoundTrips is the mean
+	// batch).
 	RoundTrips uint64 `json:"round_trips"`
 	Commands   uint64 `json:"commands"`
 	// Pods is what the Fallback policy divides limits by now (see

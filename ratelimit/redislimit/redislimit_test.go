@@ -14,9 +14,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
 	"gatehouse.dev"
@@ -378,11 +381,13 @@ func TestBadReply(t *testing.T) {
 	replies := map[string]string{
 		"integer":       ":1\r\n",
 		"short array":   "*2\r\n:1\r\n:2\r\n",
-		"wrong types":   "*4\r\n$1\r\n1\r\n:2\r\n:3\r\n:4\r\n",
+		"wrong types":   "*4\r\n$1\r\nx\r\n:2\r\n:3\r\n:4\r\n",
 		"nil":           "$-1\r\n",
-		"bad floats":    "*4\r\n:1\r\n:2\r\n$3\r\nabc\r\n$1\r\nx\r\n",
+		"strings":       "*4\r\n:1\r\n:2\r\n$3\r\nabc\r\n$1\r\nx\r\n",
 		"error":         "-ERR something\r\n",
 		"nested arrays": "*4\r\n*0\r\n*0\r\n*0\r\n*0\r\n",
+		"other cost":    "*4\r\n:7\r\n:2\r\n:-1\r\n:4\r\n",
+		"bad value":     "*4\r\n:-2\r\n:0\r\n:0\r\n:0\r\n",
 	}
 	for name, reply := range replies {
 		t.Run(name, func(t *testing.T) {
@@ -407,9 +412,123 @@ func TestBadReply(t *testing.T) {
 	}
 }
 
+// allowedReply is the script's answer "allowed, 4 left" for n keys.
+func allowedReply(n int) string {
+	return fmt.Sprintf("*%d\r\n", 4*n) + strings.Repeat(":1\r\n:4\r\n:-1\r\n:1000000\r\n", n)
+}
+
+// TestScriptFallbacks: a node without the script cached gets it by EVAL
+// (NOSCRIPT), and a single node refusing keys of several slots in one
+// script (CROSSSLOT, as some proxies do) gets one script call per key.
+func TestScriptFallbacks(t *testing.T) {
+	t.Parallel()
+	var evals, evalshas, multi atomic.Int64
+	addr := fakeRedisFunc(t, func(args []string) string {
+		n, _ := strconv.Atoi(args[2])
+		if strings.EqualFold(args[0], "evalsha") {
+			evalshas.Add(1)
+			if evalshas.Load() == 1 {
+				return "-NOSCRIPT No matching script. Please use EVAL.\r\n"
+			}
+		} else {
+			evals.Add(1)
+		}
+		if n > 1 {
+			multi.Add(1)
+			return "-CROSSSLOT Keys in request don't hash to the same slot\r\n"
+		}
+		return allowedReply(n)
+	})
+	client := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, MaxRetries: -1, ContextTimeoutEnabled: true, DisableIdentity: true})
+	t.Cleanup(func() { _ = client.Close() })
+	l, err := redislimit.New(redislimit.Options{Client: client, Timeout: 2 * time.Second, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if r, err := l.Allow(ctx, "k", ratelimit.PerMinute(5)); err != nil || !r.Allowed || r.Remaining != 4 {
+		t.Fatalf("first Allow: %+v, %v", r, err)
+	}
+	if evals.Load() != 1 {
+		t.Fatalf("%d EVALs after NOSCRIPT, want 1", evals.Load())
+	}
+	// Concurrent callers until one round trip carried several keys and
+	// was refused: every decision must still come from the server.
+	for round := 0; multi.Load() == 0 && round < 50; round++ {
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Go(func() {
+				if r, err := l.Allow(ctx, strconv.Itoa(i), ratelimit.PerMinute(5)); err != nil || !r.Allowed || r.Remaining != 4 {
+					t.Errorf("Allow: %+v, %v", r, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if multi.Load() == 0 {
+		t.Skip("no round trip carried two decisions (machine too slow to overlap 16 callers)")
+	}
+	if s := l.Stats(); s.RedisErrors != 0 || s.FallbackDecisions != 0 {
+		t.Fatalf("Stats %+v: want every decision from the server", s)
+	}
+	before := multi.Load()
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Go(func() { _, _ = l.Allow(ctx, strconv.Itoa(i), ratelimit.PerMinute(5)) })
+	}
+	wg.Wait()
+	if multi.Load() != before {
+		t.Fatalf("%d more multi-key scripts after CROSSSLOT, want none", multi.Load()-before)
+	}
+}
+
+// TestSharesBucketsWithRedisRate: the limiter and github.com/go-redis/
+// redis_rate on the same key count against one bucket, so pods of an
+// earlier version (which ran redis_rate's script) and this one agree
+// during a rolling deploy.
+func TestSharesBucketsWithRedisRate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	client := dbtest.Redis(t)
+	l := newLimiter(t, client, redislimit.Options{DenyCacheSize: -1})
+	rr := redis_rate.NewLimiter(client)
+	lim := ratelimit.Limit{Rate: 6, Burst: 6, Period: time.Hour}
+	rlim := redis_rate.Limit{Rate: 6, Burst: 6, Period: time.Hour}
+	key := l.RedisKey("shared")
+	for i := range 3 {
+		r, err := l.Allow(ctx, "shared", lim)
+		if err != nil || !r.Allowed || r.Remaining != 5-2*i {
+			t.Fatalf("gatehouse event %d: %+v, %v; want Remaining %d", 2*i+1, r, err, 5-2*i)
+		}
+		rres, err := rr.Allow(ctx, key, rlim)
+		if err != nil || rres.Allowed != 1 || rres.Remaining != 4-2*i {
+			t.Fatalf("redis_rate event %d: %+v, %v; want Remaining %d", 2*i+2, rres, err, 4-2*i)
+		}
+		if !near(r.ResetAfter+lim.Emission(), rres.ResetAfter) {
+			t.Fatalf("ResetAfter %s then %s, want one emission interval apart", r.ResetAfter, rres.ResetAfter)
+		}
+	}
+	if r, err := l.Allow(ctx, "shared", lim); err != nil || r.Allowed || !near(r.RetryAfter, lim.Emission()) {
+		t.Fatalf("seventh event: %+v, %v; want denied for about one emission interval", r, err)
+	}
+	if rres, err := rr.Allow(ctx, key, rlim); err != nil || rres.Allowed != 0 {
+		t.Fatalf("seventh event by redis_rate: %+v, %v; want denied", rres, err)
+	}
+}
+
+// near reports whether two durations measured on Redis's clock a round
+// trip apart agree within a second.
+func near(a, b time.Duration) bool { return a-b < time.Second && b-a < time.Second }
+
 // fakeRedis serves a tiny RESP2 server that answers every EVAL/EVALSHA
 // with reply and everything else with +OK; it returns its address.
 func fakeRedis(t *testing.T, reply string) string {
+	t.Helper()
+	return fakeRedisFunc(t, func([]string) string { return reply })
+}
+
+// fakeRedisFunc is fakeRedis answering each EVAL/EVALSHA with script(args).
+func fakeRedisFunc(t *testing.T, script func(args []string) string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -433,7 +552,7 @@ func fakeRedis(t *testing.T, reply string) string {
 					out := "+OK\r\n"
 					switch strings.ToLower(args[0]) {
 					case "eval", "evalsha":
-						out = reply
+						out = script(args)
 					case "hello":
 						out = "-ERR unknown command 'HELLO'\r\n"
 					case "ping":
