@@ -42,6 +42,17 @@
 // and keeps it in the database (never for production). The package reads
 // no environment variables.
 //
+// Schema: New checks the declared resources against the live tables
+// (resource.Registry.Check) and fails listing every mismatch, unless
+// Options.SkipCheck; Options.CreateTables creates the tables of resources
+// declared from scratch.
+//
+// Beside the API: [Stack.Handle] serves the host's other handlers on the
+// same listener (an MCP server behind [Stack.Authenticate], the ChatGPT
+// Actions document of [Stack.Actions], the keys page of [Stack.KeysPage]);
+// [Stack.Listen], [Stack.Serve] and, for a development server,
+// [Stack.DemoKey] and [Stack.PrintDemo] run it.
+//
 // Links: Options.PublicURL is the one address the API is reached at; the
 // Location of a create, the Link of a list and the OpenAPI servers use it.
 package stack

@@ -27,10 +27,11 @@ import (
 	"gatehouse.dev/webhook"
 )
 
-// Handler serves everything on one listener: the public API under
-// Options.Prefix, the admin API under Options.AdminPrefix (when there is an
-// admin token), [Stack.Health] at Options.HealthPath, and a JSON 404 for
-// any other path. Nothing answers in plain text or HTML.
+// Handler serves everything on one listener: the handlers of
+// [Stack.Handle] at their paths, the public API under Options.Prefix, the
+// admin API under Options.AdminPrefix (when there is an admin token),
+// [Stack.Health] at Options.HealthPath, and a JSON 404 for any other path.
+// Nothing of the stack's own answers in plain text or HTML.
 func (s *Stack) Handler() http.Handler { return s.router(true) }
 
 // Public is [Stack.Handler] without the admin API, for a service that
@@ -62,6 +63,10 @@ var notFound = gatehouse.RequestID(http.HandlerFunc(func(w http.ResponseWriter, 
 func (s *Stack) router(withAdmin bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
+		if h := s.mounted(p); h != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
 		switch {
 		case under(p, s.opts.Prefix):
 			s.api.ServeHTTP(w, r)
@@ -190,6 +195,11 @@ func (s *Stack) DB() (*sql.DB, tenancy.Dialect) { return s.db, s.dialect }
 // Redis returns the Redis client, or nil.
 func (s *Stack) Redis() redis.UniversalClient { return s.redis }
 
+// AdminToken returns the admin API's bearer token (generated in
+// Options.Development mode when none was given), or "" without an admin
+// API.
+func (s *Stack) AdminToken() string { return s.opts.AdminToken }
+
 // Keyring returns the keyring in use (nil when no feature needs one).
 func (s *Stack) Keyring() *gatehouse.Keyring { return s.keyring }
 
@@ -304,7 +314,8 @@ func (s *Stack) OpenAPIOptions() openapi.Options {
 // telemetry, API version and key authentication, but neither the rate
 // limit nor the audit log, for a handler that limits and audits each unit
 // of work itself (an MCP server does so per tool call, with
-// [Stack.Limiter] and [Stack.AuditSink]). Other handlers use
+// [Stack.MeteredLimiter] and [Stack.AuditSink]), served with
+// [Stack.Handle]. Other handlers use
 // [Stack.Protect].
 func (s *Stack) Authenticate(h http.Handler) http.Handler {
 	h = s.authn.Wrap(h)

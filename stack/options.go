@@ -67,7 +67,8 @@ type Options struct {
 	Keyring *gatehouse.Keyring
 	// Development generates the keyring when none is given and keeps it in
 	// DB (table gatehouse_dev_settings), so a restarted development server
-	// still accepts its cursors and opens its webhook secrets. Never for
+	// still accepts its cursors and opens its webhook secrets, and
+	// generates an admin token when AdminToken is empty. Never for
 	// production: the secrets then rest beside the data they protect.
 	Development bool
 
@@ -134,7 +135,9 @@ type Options struct {
 	OnOrgCreated func(ctx context.Context, tx *sql.Tx, orgID string) error
 
 	// AdminToken is the bearer token of the admin API, at least 32
-	// characters. Empty: no admin API (Stack.Admin answers 404).
+	// characters. Empty: no admin API (Stack.Admin answers 404), except in
+	// Development mode, which generates one ("<KeyPrefix>_admin_…", see
+	// [Stack.AdminToken]).
 	AdminToken string
 	// AdminPrefix is where the admin API is served: default "/admin".
 	AdminPrefix string

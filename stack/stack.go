@@ -2,7 +2,9 @@ package stack
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,6 +59,7 @@ type Stack struct {
 	reg       *resource.Registry
 	hooks     *webhook.Service
 	limiter   ratelimit.Limiter
+	metered   ratelimit.Limiter // limiter with metrics, as the chain uses it
 	auditRead audit.Reader
 	sink      audit.Sink
 	cache     *keycache.Cache
@@ -74,6 +77,7 @@ type Stack struct {
 	admin   http.Handler // nil without AdminToken
 	health  http.Handler
 	runners []func(context.Context) error
+	mounts  []mount // Handle
 
 	mu        sync.Mutex
 	doc       *openapi.Document
@@ -115,6 +119,9 @@ func New(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := s.loadKeyring(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.buildCache(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.buildRegistry(ctx); err != nil {
 		return nil, err
 	}
@@ -138,6 +145,11 @@ func (s *Stack) checkOptions() error {
 	}
 	if err := auth.ValidatePrefix(o.KeyPrefix); err != nil {
 		return fmt.Errorf("stack: Options.KeyPrefix: %w", err)
+	}
+	if o.AdminToken == "" && o.Development {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b) // never fails (crypto/rand)
+		o.AdminToken = o.KeyPrefix + "_admin_" + base64.RawURLEncoding.EncodeToString(b)
 	}
 	if o.AdminToken != "" && len(o.AdminToken) < admin.MinTokenLength {
 		return fmt.Errorf("stack: Options.AdminToken must have at least %d characters", admin.MinTokenLength)
@@ -262,6 +274,22 @@ func devKeyring(ctx context.Context, db *sql.DB, d tenancy.Dialect) (*gatehouse.
 		return nil, fmt.Errorf("stack: load development keyring: %w", err)
 	}
 	return gatehouse.ParseKeyring(v)
+}
+
+// buildCache builds the key cache in front of the key store, which
+// authentication and whoami read.
+func (s *Stack) buildCache(ctx context.Context) error {
+	// The membership filter of every public id answers unknown ids 401
+	// without I/O while the key-change feed is healthy.
+	var err error
+	if s.cache, err = keycache.New(keycache.Options{Store: s.tel.Store(s.keys), Orgs: s.tel.Orgs(s.keys), PublicIDs: s.keys, Now: s.now}); err != nil {
+		return err
+	}
+	if err := s.cache.LoadFilter(ctx); err != nil {
+		return err
+	}
+	_, err = s.tel.ObserveCache(s.cacheStats)
+	return err
 }
 
 // buildRegistry builds the webhook service, idempotency, the registry and
@@ -406,9 +434,8 @@ func (s *Stack) rebuildDocument() error {
 }
 
 func (s *Stack) whoamiRoute() (resource.Route, error) {
-	// The key cache is built later (buildChain); whoami is a rare call and
-	// reads the key store.
-	who, err := auth.WhoAmI(auth.WhoAmIOptions{Version: s.opts.Version, Store: s.keys, Logger: s.logger})
+	// The key the request was authenticated with is in the cache.
+	who, err := auth.WhoAmI(auth.WhoAmIOptions{Version: s.opts.Version, Store: s.cache, Logger: s.logger})
 	if err != nil {
 		return resource.Route{}, err
 	}
@@ -528,17 +555,6 @@ func (s *Stack) buildChain(ctx context.Context) error {
 		return err
 	}
 	s.runners = append(s.runners, usage.Run)
-	// The membership filter of every public id answers unknown ids 401
-	// without I/O while the key-change feed is healthy.
-	if s.cache, err = keycache.New(keycache.Options{Store: s.tel.Store(s.keys), Orgs: s.tel.Orgs(s.keys), PublicIDs: s.keys, Now: s.now}); err != nil {
-		return err
-	}
-	if err := s.cache.LoadFilter(ctx); err != nil {
-		return err
-	}
-	if _, err := s.tel.ObserveCache(s.cacheStats); err != nil {
-		return err
-	}
 	s.publish = func(_ context.Context, c keycache.Change) error { s.cache.Apply(c); return nil }
 	if s.redis != nil {
 		fo := redisfeed.Options{Client: s.redis, Cache: s.cache, Logger: s.logger}
@@ -562,7 +578,8 @@ func (s *Stack) buildChain(ctx context.Context) error {
 	if s.trail, err = audit.New(audit.Options{Sink: sink, ClientIP: o.ClientIP}); err != nil {
 		return err
 	}
-	if s.limits, err = ratelimit.New(ratelimit.Options{Limiter: s.tel.Limiter(s.limiter), Logger: s.logger}); err != nil {
+	s.metered = s.tel.Limiter(s.limiter)
+	if s.limits, err = ratelimit.New(ratelimit.Options{Limiter: s.metered, Logger: s.logger}); err != nil {
 		return err
 	}
 	// request id → telemetry → version → auth → audit → rate limit →

@@ -4,10 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"html/template"
+	"io"
 	"net/http"
-	"strings"
 
-	"gatehouse.dev"
+	"gatehouse.dev/auth"
 	"gatehouse.dev/internal/uuid"
 	"gatehouse.dev/keysui"
 	"gatehouse.dev/mcp"
@@ -17,16 +18,19 @@ import (
 	"gatehouse.dev/tenancy"
 )
 
-// app is the assembled Joby API and its mounts beside the stack: the API
-// keys page behind the demo login, the MCP server and the ChatGPT Actions
-// document.
+// app is the assembled Joby API: the stack, with the MCP server, the
+// ChatGPT Actions document and the API keys page mounted beside it.
 type app struct {
 	*stack.Stack
-	keysPage *keysui.Handler   // with the admin API
-	sessions *keysui.DemoLogin // the demo login in front of it
-	mcp      http.Handler      // /mcp: same key, limits and audit per tool call
-	actions  http.Handler      // /actions/openapi.json, no key needed
+	sessions *keysui.DemoLogin // the demo login in front of the keys page
 }
+
+const (
+	keysPath    = "/settings/developer/api-keys"
+	actionsPath = "/actions/openapi.json" // the Actions document, no key needed
+	// demoOrgID is fixed, so repeated -demo runs on one database reuse it.
+	demoOrgID = "00000000-0000-4000-8000-00000000d3e0"
+)
 
 // newApp assembles the Joby API: o says where (database, Redis, secrets,
 // admin token, telemetry); everything Joby is filled in here. publicURL is
@@ -59,57 +63,67 @@ func newApp(ctx context.Context, o stack.Options, publicURL string) (*app, error
 	}
 	_, dialect = s.DB()
 	a := &app{Stack: s}
-	err = a.mountAgents(publicURL, o)
-	if err == nil && o.AdminToken != "" {
-		err = a.mountKeysPage(ctx, o)
-	}
-	if err != nil {
+	if err := a.mount(ctx, o, publicURL); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
 	return a, nil
 }
 
-// mountAgents builds the MCP server (behind the key check; each tool call
-// limited and audited as one request) and the Actions rendition.
-func (a *app) mountAgents(publicURL string, o stack.Options) error {
-	agents, err := mcp.New(mcp.Options{Registry: a.Registry(), Keys: a.KeyCache(), Limiter: a.Limiter(), Audit: a.AuditSink(), ClientIP: o.ClientIP, Logger: o.Logger, Now: o.Now})
+// settingsChrome is the host's settings menu around the keys page: the API
+// Keys tab only while the organization's module is on.
+var settingsChrome = template.Must(template.New("").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Page.Title}} · Settings · Joby</title>{{.Page.Head}}</head>
+<body><nav aria-label="Settings"><a href="#">Profile</a> · <a href="#">Team</a>{{if .Tab}} · <a id="api-keys-tab" href="{{.Path}}/">Developer → API Keys</a>{{end}}</nav>
+<main class="keysui">{{.Page.Body}}</main></body></html>`))
+
+// mount serves the MCP server (each tool call limited and audited as one
+// request), the Actions document and, with the admin API, the keys page
+// behind the demo login.
+func (a *app) mount(ctx context.Context, o stack.Options, publicURL string) error {
+	agents, err := mcp.New(mcp.Options{Registry: a.Registry(), Keys: a.KeyCache(), Limiter: a.MeteredLimiter(), Audit: a.AuditSink(), ClientIP: o.ClientIP, Logger: o.Logger, Now: o.Now})
 	if err != nil {
 		return err
 	}
-	a.mcp = a.Authenticate(agents)
+	a.Handle("/mcp", a.Authenticate(agents))
 	if publicURL == "" {
 		publicURL = "https://127.0.0.1:8080"
 	}
-	doc, err := openapi.NewActions(a.OpenAPIOptions(), openapi.ActionsOptions{BaseURL: publicURL})
+	actions, err := a.Actions(openapi.ActionsOptions{BaseURL: publicURL})
 	if err != nil {
 		return err
 	}
-	actions := openapi.NewHandler(openapi.HandlerOptions{Public: true, Logger: o.Logger})
-	actions.Set(doc)
-	a.actions = gatehouse.RequestID(actions)
-	return nil
+	a.Handle(actionsPath, actions)
+	if a.AdminToken() == "" {
+		return nil
+	}
+	if a.sessions, err = keysui.NewDemoLogin(keysui.DemoLoginOptions{Path: "/demo-login", Redirect: keysPath + "/", Cookie: "joby_session", Now: o.Now}); err != nil {
+		return err
+	}
+	a.Handle("/demo-login", a.sessions)
+	var page *keysui.Handler
+	page, err = a.KeysPage(ctx, keysui.Options{
+		Prefix: keysPath, Viewer: a.sessions.Viewer, Title: "API Keys",
+		DisabledText: "API access is gated: the Developer API module is off by default. To request access, contact Joby Support with your organization name and a one-line description of what you want to integrate.",
+		Layout: func(w io.Writer, r *http.Request, p keysui.Page) error {
+			org, _, _ := a.sessions.Viewer(r)
+			tab, _ := page.Visible(r.Context(), org)
+			return settingsChrome.Execute(w, map[string]any{"Page": p, "Tab": tab, "Path": keysPath})
+		},
+	})
+	return err
 }
 
-// actionsPath serves the ChatGPT Actions document without a key.
-const actionsPath = "/actions/openapi.json"
-
-// handler serves the mounts, then the stack's handler (next).
-func (a *app) handler(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch p := r.URL.Path; {
-		case a.keysPage != nil && strings.HasPrefix(p, keysPath+"/"):
-			a.keysPage.ServeHTTP(w, r)
-		case a.sessions != nil && p == "/demo-login":
-			a.sessions.ServeHTTP(w, r)
-		case p == "/mcp":
-			a.mcp.ServeHTTP(w, r)
-		case p == actionsPath:
-			a.actions.ServeHTTP(w, r)
-		default:
-			next.ServeHTTP(w, r)
-		}
-	})
+// printDemo prints the addresses, the demo key and how to reach the mounts.
+func (a *app) printDemo(w io.Writer, ls []stack.Listener, key auth.RawKey, db, publicURL string) error {
+	api := ls[0].Addr().String()
+	return a.PrintDemo(w, stack.Demo{Name: "Joby", Listeners: ls, Database: db, Key: key, Notes: []string{
+		fmt.Sprintf("API keys page on http://%s%s/ — log in once with (single use, valid 10 minutes):\n  http://%s%s", api, keysPath, api, a.sessions.Link(demoOrgID)),
+		fmt.Sprintf("MCP clients (Claude Desktop or Code, IDE agents, the Inspector), in their mcpServers configuration:\n  "+
+			`{"mcpServers":{"joby":{"type":"http","url":"http://%s/mcp","headers":{"Authorization":"Bearer %s"}}}}`, api, key.Reveal()),
+		fmt.Sprintf("ChatGPT Action: import %s%s (served here at http://%s%s; Authentication: API key, Bearer)", publicURL, actionsPath, api, actionsPath),
+	}})
 }
 
 // seedJobTypes gives every new organization its job types, in the

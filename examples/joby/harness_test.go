@@ -85,7 +85,7 @@ func newAPIWith(t testing.TB, cfg stack.Options) *api {
 		_ = a.Close()
 	})
 	db, dialect := a.DB()
-	return &api{t: t, app: a, h: a.handler(a.Handler()), logs: logs, db: db, dialect: dialect}
+	return &api{t: t, app: a, h: a.Handler(), logs: logs, db: db, dialect: dialect}
 }
 
 // loopbackWebhooks lets webhooks reach the tests' receivers on

@@ -61,7 +61,7 @@ func startPodsWith(t *testing.T, n int, base stack.Options) *pods {
 			defer close(done)
 			_ = a.Run(ctx)
 		}()
-		srv := httptest.NewServer(a.handler(a.Handler()))
+		srv := httptest.NewServer(a.Handler())
 		t.Cleanup(func() {
 			srv.Close()
 			cancel()
