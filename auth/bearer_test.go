@@ -58,6 +58,9 @@ func FuzzBearer(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, v string) {
 		tok, ok := parseBearer(v)
+		if rtok, rok := parseBearerStrings(v); tok != rtok || ok != rok {
+			t.Fatalf("parseBearer(%q) = %q, %v; the strings version says %q, %v", v, tok, ok, rtok, rok)
+		}
 		if !ok {
 			if tok != "" {
 				t.Fatalf("parseBearer(%q) refused but returned %q", v, tok)
@@ -75,4 +78,19 @@ func FuzzBearer(f *testing.F) {
 			t.Fatalf("token %q does not round-trip: %q, %v", tok, back, ok)
 		}
 	})
+}
+
+// parseBearerStrings is parseBearer as first written, with the strings
+// package: the reference for FuzzBearer.
+func parseBearerStrings(v string) (string, bool) {
+	v = strings.Trim(v, " \t")
+	i := strings.IndexAny(v, " \t")
+	if i < 0 || !strings.EqualFold(v[:i], "Bearer") {
+		return "", false
+	}
+	tok := strings.TrimLeft(v[i:], " \t")
+	if tok == "" || strings.ContainsAny(tok, " \t") {
+		return "", false
+	}
+	return tok, true
 }

@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"log/slog"
 	"strconv"
+	"sync"
 )
 
 // Key format: <prefix>_<env>_<public_id>_<secret><checksum>.
@@ -191,15 +192,41 @@ func appendRandomBase62(b []byte, n int) []byte {
 	return b
 }
 
-// checksum is CRC32-IEEE of s, computed over the string without copying it.
+// checksum is CRC32-IEEE of s, computed over the string without copying it
+// (hash/crc32 wants a []byte, and a copy would escape to the heap through its
+// dispatch), eight bytes a step with the slicing-by-8 tables: about six
+// times faster than a byte a step, which was a fifth of the cost of
+// authenticating a request (issue 17 item 3).
 func checksum(s string) uint32 {
-	tab := crc32.IEEETable
+	t := crcTables()
 	crc := ^uint32(0)
+	for len(s) >= 8 {
+		crc ^= uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+		crc = t[0][s[7]] ^ t[1][s[6]] ^ t[2][s[5]] ^ t[3][s[4]] ^
+			t[4][crc>>24] ^ t[5][(crc>>16)&0xff] ^ t[6][(crc>>8)&0xff] ^ t[7][crc&0xff]
+		s = s[8:]
+	}
 	for i := 0; i < len(s); i++ {
-		crc = tab[byte(crc)^s[i]] ^ (crc >> 8)
+		crc = t[0][byte(crc)^s[i]] ^ (crc >> 8)
 	}
 	return ^crc
 }
+
+// crcTables returns the slicing-by-8 tables of CRC32-IEEE, computed once
+// and never modified: t[0] is crc32.IEEETable and t[j][b] the CRC of byte
+// b followed by j zero bytes.
+var crcTables = sync.OnceValue(func() *[8][256]uint32 {
+	t := new([8][256]uint32)
+	t[0] = *crc32.IEEETable
+	for i := range 256 {
+		crc := t[0][i]
+		for j := 1; j < 8; j++ {
+			crc = t[0][crc&0xff] ^ (crc >> 8)
+			t[j][i] = crc
+		}
+	}
+	return t
+})
 
 // appendChecksum appends c as ChecksumLen base62 digits, most significant
 // first, left-padded with '0'.
@@ -276,35 +303,59 @@ func DigestOf(raw string) Digest {
 }
 
 // Matches reports, in constant time, whether d is the digest stored as the
-// hex string hash (as returned by [Hash]). A hash that is not 64 hex
-// characters never matches.
+// hex string hash (as returned by [Hash], either case). A hash that is not
+// 64 hex characters never matches.
+//
+// It encodes d (the digest of the presented key, which its sender knows)
+// as lower-case hex and compares the text with the stored hash, whose
+// upper-case hex digits it folds to lower case, eight characters at a
+// time in a 64-bit word: no branch and no table lookup depends on either
+// (a fifth of the cost of decoding the stored hash digit by digit).
 func (d Digest) Matches(hash string) bool {
-	var want [sha256.Size]byte
-	if len(hash) != 2*len(want) {
+	if len(hash) != 2*len(d) {
 		return false
 	}
-	// Decode without branching on the stored digest's bytes, so that
-	// neither the decode nor the comparison depends on secret data.
-	var bad byte
-	for i := range want {
-		hi, b1 := unhex(hash[2*i])
-		lo, b2 := unhex(hash[2*i+1])
-		want[i] = hi<<4 | lo
-		bad |= b1 | b2
+	var diff uint64
+	for i := 0; i < len(d); i += 4 {
+		h := hash[2*i : 2*i+8]
+		got := uint64(h[0]) | uint64(h[1])<<8 | uint64(h[2])<<16 | uint64(h[3])<<24 |
+			uint64(h[4])<<32 | uint64(h[5])<<40 | uint64(h[6])<<48 | uint64(h[7])<<56
+		diff |= foldHex8(got) ^ hex8(d[i], d[i+1], d[i+2], d[i+3])
 	}
-	return subtle.ConstantTimeCompare(d[:], want[:])&subtle.ConstantTimeByteEq(bad, 0) == 1
+	diff |= diff >> 32
+	diff |= diff >> 16
+	diff |= diff >> 8
+	return subtle.ConstantTimeByteEq(byte(diff), 0) == 1
 }
 
-// unhex decodes one hex digit (either case) without data-dependent
-// branches; bad is non-zero when c is not a hex digit.
-func unhex(c byte) (v, bad byte) {
-	// Masks are 0xff when the condition holds, else 0.
-	isDigit := byte(subtle.ConstantTimeLessOrEq(int('0'), int(c)) & subtle.ConstantTimeLessOrEq(int(c), int('9')))
-	lc := c | 0x20
-	isAlpha := byte(subtle.ConstantTimeLessOrEq(int('a'), int(lc)) & subtle.ConstantTimeLessOrEq(int(lc), int('f')))
-	isDigit, isAlpha = -isDigit, -isAlpha
-	v = (isDigit & (c - '0')) | (isAlpha & (lc - 'a' + 10))
-	return v, ^(isDigit | isAlpha)
+// hex8 returns the lower-case hex of b0..b3 as eight characters, the first
+// in the lowest byte, computed with arithmetic on the whole word.
+func hex8(b0, b1, b2, b3 byte) uint64 {
+	const (
+		lowNibbles = 0x000f000f000f000f
+		ones       = 0x0101010101010101
+	)
+	v := uint64(b0) | uint64(b1)<<16 | uint64(b2)<<32 | uint64(b3)<<48
+	n := (v>>4)&lowNibbles | (v&lowNibbles)<<8 // one nibble (0–15) a byte
+	letter := ((n + 6*ones) >> 4) & ones       // 1 in the bytes above 9
+	return n + '0'*ones + letter*('a'-'0'-10)
+}
+
+// foldHex8 returns the eight characters of x with 'A'–'F' turned into
+// 'a'–'f' and every other byte unchanged (so a non-hex byte never equals a
+// hex digit), computed with arithmetic on the whole word.
+func foldHex8(x uint64) uint64 {
+	const (
+		high = 0x8080808080808080
+		ones = 0x0101010101010101
+	)
+	// With each byte's high bit set first, subtracting never borrows
+	// across bytes; the high bit then tells c >= 'A' and c >= 'G' for the
+	// bytes below 0x80.
+	geA := (x | high) - 'A'*ones
+	geG := (x | high) - 'G'*ones
+	upperHex := geA &^ geG &^ x & high
+	return x | upperHex>>2 // 0x80>>2 is 0x20, the lower-case bit
 }
 
 // Verify reports, in constant time, whether raw is the key whose [Hash] is

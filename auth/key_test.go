@@ -265,7 +265,7 @@ func TestHashVerify(t *testing.T) {
 	}
 	// Every byte value in every position of the stored hash: only the
 	// right hex digits (either case) match.
-	for pos := 0; pos < 64; pos += 7 {
+	for pos := range 64 {
 		for c := 0; c < 256; c++ {
 			h := []byte(want)
 			h[pos] = byte(c)
@@ -406,6 +406,36 @@ func FuzzParseKey(f *testing.F) {
 			if err != nil || back != gp {
 				t.Fatalf("generated key does not round-trip: %+v, %v; want %+v", back, err, gp)
 			}
+		}
+	})
+}
+
+// FuzzDigestMatches checks Verify against the obvious implementation: the
+// stored hash decodes as hex (either case) to the SHA-256 of the key.
+func FuzzDigestMatches(f *testing.F) {
+	sum := sha256.Sum256([]byte(goldenAcme))
+	f.Add(goldenAcme, hex.EncodeToString(sum[:]))
+	f.Add(goldenAcme, strings.ToUpper(hex.EncodeToString(sum[:])))
+	f.Add(goldenJoby, hex.EncodeToString(sum[:]))
+	f.Add("", "")
+	f.Fuzz(func(t *testing.T, raw, hash string) {
+		sum := sha256.Sum256([]byte(raw))
+		want := false
+		if b, err := hex.DecodeString(hash); err == nil {
+			want = bytes.Equal(b, sum[:])
+		}
+		if got := auth.Verify(raw, hash); got != want {
+			t.Fatalf("Verify(%q, %q) = %v, want %v", raw, hash, got, want)
+		}
+		// The digest's own hex, with each digit in either case, matches.
+		h := []byte(hex.EncodeToString(sum[:]))
+		for i := range h {
+			if i < len(hash) && hash[i]&1 == 1 {
+				h[i] = bytes.ToUpper(h[i : i+1])[0]
+			}
+		}
+		if !auth.Verify(raw, string(h)) {
+			t.Fatalf("Verify(%q, %q) = false", raw, h)
 		}
 	})
 }

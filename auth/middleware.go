@@ -361,14 +361,32 @@ func (m *Middleware) credential(h http.Header) (string, error) {
 // the scheme is case-insensitive, spaces and tabs around the token are
 // ignored, and the token must be non-empty and contain no whitespace.
 func parseBearer(v string) (string, bool) {
-	v = strings.Trim(v, " \t")
-	i := strings.IndexAny(v, " \t")
-	if i < 0 || !strings.EqualFold(v[:i], "Bearer") {
+	// Byte loops and IndexByte rather than strings.Trim, IndexAny and
+	// ContainsAny, which build a character set on every call.
+	i, j := 0, len(v)
+	for i < j && isBlank(v[i]) {
+		i++
+	}
+	for j > i && isBlank(v[j-1]) {
+		j--
+	}
+	v = v[i:j]
+	sp := 0
+	for sp < len(v) && !isBlank(v[sp]) {
+		sp++
+	}
+	if sp == len(v) || !strings.EqualFold(v[:sp], "Bearer") {
 		return "", false
 	}
-	tok := strings.TrimLeft(v[i:], " \t")
-	if tok == "" || strings.ContainsAny(tok, " \t") {
+	tok := v[sp:]
+	for tok != "" && isBlank(tok[0]) {
+		tok = tok[1:]
+	}
+	if tok == "" || strings.IndexByte(tok, ' ') >= 0 || strings.IndexByte(tok, '\t') >= 0 {
 		return "", false
 	}
 	return tok, true
 }
+
+// isBlank reports whether c is a space or a tab.
+func isBlank(c byte) bool { return c == ' ' || c == '\t' }
