@@ -62,6 +62,10 @@ type Page struct {
 	// on, the cursor that continues after each record (the last one equals
 	// NextCursor when HasMore); nil otherwise.
 	Cursors []string
+	// EndCursor is, when the query asked for EndCursor or EdgeCursors and
+	// cursors are on, the cursor after the last record even when there is
+	// no more (it then continues to an empty page); "" for an empty page.
+	EndCursor string
 }
 
 // page is the result of a list before encoding.
@@ -118,13 +122,24 @@ func (rg *Registry) List(ctx context.Context, name string, q ListQuery) (Page, e
 	for i, r := range p.recs {
 		out.Records[i] = Record{r}
 	}
-	if q.EdgeCursors && rg.keyring != nil {
+	if rg.keyring == nil || len(p.recs) == 0 {
+		return out, nil
+	}
+	switch {
+	case q.EdgeCursors:
 		scope := s.cursorScope(q)
 		out.Cursors = make([]string, len(p.recs))
 		for i, r := range p.recs {
 			if out.Cursors[i], err = rg.nextCursor(ctx, s, scope, r); err != nil {
 				return Page{}, err
 			}
+		}
+		out.EndCursor = out.Cursors[len(out.Cursors)-1]
+	case q.EndCursor && p.next != "":
+		out.EndCursor = p.next
+	case q.EndCursor:
+		if out.EndCursor, err = rg.nextCursor(ctx, s, s.cursorScope(q), p.recs[len(p.recs)-1]); err != nil {
+			return Page{}, err
 		}
 	}
 	return out, nil

@@ -164,6 +164,26 @@ func TestDataAPI(t *testing.T) {
 		if err != nil || len(pc.Cursors) != 2 || pc.Cursors[1] != p.NextCursor || pc.Cursors[0] == "" {
 			t.Fatalf("edge cursors: %+v %v", pc, err)
 		}
+		if pc.EndCursor != p.NextCursor {
+			t.Errorf("EndCursor %q with EdgeCursors", pc.EndCursor)
+		}
+		// EndCursor alone: NextCursor when there is more, the cursor after
+		// the last record on the last page, nothing for an empty page.
+		for _, tc := range []struct {
+			limit int
+			q     string
+		}{{2, ""}, {10, ""}, {10, "nobody"}} {
+			pe, err := e.reg.List(ctx, "leads", resource.ListQuery{Limit: tc.limit, Q: tc.q, EndCursor: true, Filters: []resource.Filter{{Field: "status", Value: "batch"}}})
+			if err != nil || pe.Cursors != nil || (len(pe.Records) == 0) != (pe.EndCursor == "") || pe.HasMore && pe.EndCursor != pe.NextCursor {
+				t.Fatalf("end cursor %+v: %+v %v", tc, pe, err)
+			}
+			if pe.EndCursor != "" && !pe.HasMore {
+				rest, err := e.reg.List(ctx, "leads", resource.ListQuery{Cursor: pe.EndCursor, Q: tc.q, Filters: []resource.Filter{{Field: "status", Value: "batch"}}})
+				if err != nil || len(rest.Records) != 0 {
+					t.Fatalf("after the last page: %+v %v", rest, err)
+				}
+			}
+		}
 		p1, err := e.reg.List(ctx, "leads", resource.ListQuery{Limit: 1, Cursor: pc.Cursors[0], Filters: []resource.Filter{{Field: "status", Value: "batch"}}})
 		if err != nil || len(p1.Records) != 1 || p1.Records[0].Get("first_name") != "b2" {
 			t.Fatalf("after the first edge: %+v %v", p1, err)

@@ -40,6 +40,10 @@ type ListQuery struct {
 	// edges { cursor }), fills Page.Cursors with the cursor of each record
 	// when cursors are on. The query string never sets it.
 	EdgeCursors bool
+	// EndCursor, set by Go callers (GraphQL's pageInfo { endCursor }),
+	// fills Page.EndCursor when cursors are on: one signature instead of
+	// one per record.
+	EndCursor bool
 }
 
 // Filter is one exact filter of a list request.
