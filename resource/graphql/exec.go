@@ -30,11 +30,53 @@ type executor struct {
 	pending []*pendingRef
 	// actual is the actual cost.
 	actual int
+	// collected caches the executed selections: every record of a list
+	// has the same one.
+	collected map[collectKey]*selection
+}
+
+// selection is a collected selection with what every object of it
+// shares: member names and which are non-null.
+type selection struct {
+	groups  []*group
+	keys    []string
+	nonNull []bool
+}
+
+// newSelection collects the selection of fields (sets) on def.
+func (e *executor) newSelection(def *ast.Definition, sets []ast.SelectionSet) *selection {
+	gs := e.collect(def, sets, true)
+	sel := &selection{groups: gs, keys: make([]string, len(gs)), nonNull: make([]bool, len(gs))}
+	for i, g := range gs {
+		sel.keys[i] = g.key
+		if g.name == "__typename" {
+			continue
+		}
+		fd := g.fields[0].Definition
+		if fd == nil {
+			fd = def.Fields.ForName(g.name)
+		}
+		sel.nonNull[i] = fd != nil && fd.Type.NonNull
+	}
+	return sel
+}
+
+// object returns an object of the selection with its members to fill.
+func (sel *selection) object() *object {
+	return &object{keys: sel.keys, vals: make([]any, len(sel.keys)), nonNull: sel.nonNull}
+}
+
+// collectKey identifies the selection of a group of fields on a type.
+type collectKey struct {
+	def   *ast.Definition
+	first *ast.Field
+	n     int
 }
 
 // group is the fields of one response key, merged.
 type group struct {
 	key    string
+	keyAny any // key, boxed once
 	name   string
 	fields []*ast.Field
 	// skipped: every occurrence is excluded by @skip/@include (only when
@@ -64,7 +106,7 @@ func (e *executor) collect(def *ast.Definition, sets []ast.SelectionSet, honorSk
 				}
 				g := byKey[key]
 				if g == nil {
-					g = &group{key: key, name: sel.Name, skipped: true}
+					g = &group{key: key, keyAny: key, name: sel.Name, skipped: true}
 					byKey[key] = g
 					out = append(out, g)
 				}
@@ -177,6 +219,27 @@ func (e *executor) args(f *ast.Field) (map[string]any, error) {
 	return out, nil
 }
 
+// pathNode is a response path as a linked list, materialized only for
+// errors and pending references.
+type pathNode struct {
+	parent *pathNode
+	key    any
+}
+
+// slice returns the path from the root.
+func (p *pathNode) slice() []any {
+	n := 0
+	for q := p; q != nil; q = q.parent {
+		n++
+	}
+	out := make([]any, n)
+	for q := p; q != nil; q = q.parent {
+		n--
+		out[n] = q.key
+	}
+	return out
+}
+
 // path appends a key to a copy of p.
 func path(p []any, k any) []any {
 	out := make([]any, len(p), len(p)+1)
@@ -267,7 +330,7 @@ type pendingRef struct {
 	fields []*ast.Field
 	obj    *object
 	i      int
-	path   []any
+	path   *pathNode
 }
 
 // run executes the operation and returns its data.
@@ -277,10 +340,9 @@ func (e *executor) run(forbidden map[*ast.Field]bool) any {
 	if e.op.Operation == ast.Mutation {
 		root = e.h.m.schema.Mutation
 	}
-	groups := e.collect(root, []ast.SelectionSet{e.op.SelectionSet}, true)
-	obj := &object{keys: make([]string, len(groups)), vals: make([]any, len(groups)), nonNull: make([]bool, len(groups))}
-	for i, g := range groups {
-		obj.keys[i] = g.key
+	sel := e.newSelection(root, []ast.SelectionSet{e.op.SelectionSet})
+	obj := sel.object()
+	for i, g := range sel.groups {
 		obj.vals[i] = e.field(root, rootVal{}, g, obj, i, nil)
 		if e.op.Operation == ast.Mutation {
 			e.drain() // serial: each mutation's result is complete before the next runs
@@ -295,9 +357,8 @@ func (e *executor) run(forbidden map[*ast.Field]bool) any {
 
 // field resolves and completes one group of parent (of type def) into
 // obj.vals[i].
-func (e *executor) field(def *ast.Definition, parent any, g *group, obj *object, i int, p []any) any {
+func (e *executor) field(def *ast.Definition, parent any, g *group, obj *object, i int, p *pathNode) any {
 	f := g.fields[0]
-	fp := path(p, g.key)
 	if g.name == "__typename" {
 		return def.Name
 	}
@@ -308,30 +369,30 @@ func (e *executor) field(def *ast.Definition, parent any, g *group, obj *object,
 	if fd == nil {
 		return nil
 	}
-	obj.nonNull[i] = fd.Type.NonNull
 	if e.forbidden[f] {
 		return nil
 	}
-	v, err := e.resolve(def, parent, f, fd, fp)
+	v, err := e.resolve(def, parent, f, fd)
 	if err != nil {
-		e.fail(f, fp, err)
+		e.fail(f, (&pathNode{p, g.keyAny}).slice(), err)
 		if fd.Type.NonNull {
 			return bubble
 		}
 		return nil
 	}
 	if r, ok := v.(refVal); ok {
-		e.pending = append(e.pending, &pendingRef{ref: r, typ: fd.Type, fields: g.fields, obj: obj, i: i, path: fp})
+		e.pending = append(e.pending, &pendingRef{ref: r, typ: fd.Type, fields: g.fields, obj: obj, i: i, path: &pathNode{p, g.keyAny}})
 		return nil
 	}
-	return e.complete(fd.Type, g.fields, v, fp)
+	return e.complete(fd.Type, g.fields, v, p, g.keyAny)
 }
 
-// complete turns a resolved value into its result for the type typ.
-func (e *executor) complete(typ *ast.Type, fields []*ast.Field, v any, p []any) any {
+// complete turns a resolved value into its result for the type typ, at
+// the path p and key.
+func (e *executor) complete(typ *ast.Type, fields []*ast.Field, v any, p *pathNode, key any) any {
 	if v == nil {
 		if typ.NonNull {
-			e.fieldError(fields[0], p, "Cannot return null for non-nullable field", map[string]any{"code": "INTERNAL"})
+			e.fieldError(fields[0], (&pathNode{p, key}).slice(), "Cannot return null for non-nullable field", map[string]any{"code": "INTERNAL"})
 			return bubble
 		}
 		return nil
@@ -339,8 +400,9 @@ func (e *executor) complete(typ *ast.Type, fields []*ast.Field, v any, p []any) 
 	if typ.Elem != nil {
 		items, _ := v.([]any)
 		out := &list{items: make([]any, len(items)), nonNull: typ.Elem.NonNull}
+		node := &pathNode{p, key}
 		for i, it := range items {
-			out.items[i] = e.complete(typ.Elem, fields, it, path(p, i))
+			out.items[i] = e.complete(typ.Elem, fields, it, node, i)
 		}
 		return out
 	}
@@ -357,11 +419,19 @@ func (e *executor) complete(typ *ast.Type, fields []*ast.Field, v any, p []any) 
 			return nil
 		}
 	}
-	sub := e.collect(def, subSets(fields), true)
-	obj := &object{keys: make([]string, len(sub)), vals: make([]any, len(sub)), nonNull: make([]bool, len(sub))}
-	for i, g := range sub {
-		obj.keys[i] = g.key
-		obj.vals[i] = e.field(def, v, g, obj, i, p)
+	ck := collectKey{def: def, first: fields[0], n: len(fields)}
+	sel, ok := e.collected[ck]
+	if !ok {
+		sel = e.newSelection(def, subSets(fields))
+		if e.collected == nil {
+			e.collected = map[collectKey]*selection{}
+		}
+		e.collected[ck] = sel
+	}
+	obj := sel.object()
+	node := &pathNode{p, key}
+	for i, g := range sel.groups {
+		obj.vals[i] = e.field(def, v, g, obj, i, node)
 	}
 	return obj
 }
@@ -418,7 +488,7 @@ func (e *executor) drain() {
 		for _, p := range batch {
 			name := p.ref.t.res.Name
 			if err := failed[name]; err != nil {
-				e.fail(p.fields[0], p.path, err)
+				e.fail(p.fields[0], p.path.slice(), err)
 				continue
 			}
 			rec, ok := found[name][p.ref.id]
@@ -426,7 +496,7 @@ func (e *executor) drain() {
 				continue // a dangling reference reads as null
 			}
 			e.actual++
-			p.obj.vals[p.i] = e.complete(p.typ, p.fields, recordVal{t: p.ref.t, rec: rec}, p.path)
+			p.obj.vals[p.i] = e.complete(p.typ, p.fields, recordVal{t: p.ref.t, rec: rec}, p.path.parent, p.path.key)
 		}
 	}
 }
@@ -447,13 +517,13 @@ func idString(v any) string {
 }
 
 // resolve returns the value of the field fd of parent.
-func (e *executor) resolve(def *ast.Definition, parent any, f *ast.Field, fd *ast.FieldDefinition, p []any) (any, error) {
+func (e *executor) resolve(def *ast.Definition, parent any, f *ast.Field, fd *ast.FieldDefinition) (any, error) {
 	switch v := parent.(type) {
 	case rootVal:
 		if e.op.Operation == ast.Mutation {
-			return e.mutation(f, fd, p)
+			return e.mutation(f, fd)
 		}
-		return e.query(f, fd, p)
+		return e.query(f, fd)
 	case recordVal:
 		return e.recordField(v, fd.Name), nil
 	case connVal:
@@ -537,8 +607,11 @@ func (c connVal) field(name string) any {
 		return out
 	}
 	pi := pageInfoVal{next: c.page.HasMore, prev: c.after != ""}
-	if n := len(c.page.Cursors); n > 0 {
-		pi.start, pi.end = c.page.Cursors[0], c.page.Cursors[n-1]
+	if len(c.page.Cursors) > 0 {
+		pi.start = c.page.Cursors[0]
+	}
+	if c.page.EndCursor != "" {
+		pi.end = c.page.EndCursor
 	}
 	return pi
 }
@@ -546,7 +619,7 @@ func (c connVal) field(name string) any {
 var errNotFound = gatehouse.NewError(http.StatusNotFound, gatehouse.MsgNotFound)
 
 // query resolves a root field of Query.
-func (e *executor) query(f *ast.Field, fd *ast.FieldDefinition, p []any) (any, error) {
+func (e *executor) query(f *ast.Field, fd *ast.FieldDefinition) (any, error) {
 	switch fd.Name {
 	case "__schema", "__type":
 		e.actual++
@@ -612,8 +685,16 @@ func (e *executor) list(t *resType, f *ast.Field, args map[string]any) (any, err
 		}
 	}
 	for _, g := range e.collect(e.h.m.schema.Types[t.name+"Connection"], subSets([]*ast.Field{f}), true) {
-		if g.name == "edges" || g.name == "pageInfo" {
-			q.EdgeCursors = true
+		switch g.name {
+		case "edges":
+			for _, eg := range e.collect(e.h.m.schema.Types[t.name+"Edge"], subSets(g.fields), true) {
+				q.EdgeCursors = q.EdgeCursors || eg.name == "cursor"
+			}
+		case "pageInfo":
+			for _, pg := range e.collect(e.h.m.schema.Types["PageInfo"], subSets(g.fields), true) {
+				q.EdgeCursors = q.EdgeCursors || pg.name == "startCursor"
+				q.EndCursor = q.EndCursor || pg.name == "endCursor"
+			}
 		}
 	}
 	page, err := e.h.reg.List(e.ctx, t.res.Name, q)
@@ -711,7 +792,7 @@ func (t *resType) filters1(fm map[string]any, q *resource.ListQuery) (empty bool
 }
 
 // mutation resolves a root field of Mutation.
-func (e *executor) mutation(f *ast.Field, fd *ast.FieldDefinition, p []any) (any, error) {
+func (e *executor) mutation(f *ast.Field, fd *ast.FieldDefinition) (any, error) {
 	e.actual += MutationCost
 	t := e.h.m.byRoot[fd.Name]
 	if t == nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/vektah/gqlparser/v2/ast"
@@ -97,6 +98,48 @@ type Handler struct {
 	aliases int
 	body    int64
 	limits  resource.Limits
+	// docs caches validated documents by their text: a document is never
+	// changed once validated, so requests share it.
+	mu   sync.Mutex
+	docs map[string]*ast.QueryDocument
+}
+
+// maxCachedDocs bounds the document cache; a full cache drops an
+// arbitrary entry.
+const maxCachedDocs = 256
+
+// document parses and validates query, or returns the cached result.
+func (h *Handler) document(query string) (*ast.QueryDocument, *Response) {
+	h.mu.Lock()
+	doc := h.docs[query]
+	h.mu.Unlock()
+	if doc != nil {
+		return doc, nil
+	}
+	doc, perr := parser.ParseQueryWithTokenLimit(&ast.Source{Name: "query", Input: query}, h.tokens)
+	if perr != nil {
+		var ge *gqlerror.Error
+		if !errors.As(perr, &ge) {
+			ge = gqlerror.Wrap(perr)
+		}
+		return nil, requestError("GRAPHQL_PARSE_FAILED", ge)
+	}
+	if errs := validator.ValidateWithRules(h.m.schema, doc, h.rules); len(errs) > 0 {
+		return nil, requestError("GRAPHQL_VALIDATION_FAILED", errs...)
+	}
+	h.mu.Lock()
+	if h.docs == nil {
+		h.docs = make(map[string]*ast.QueryDocument, maxCachedDocs)
+	}
+	if len(h.docs) >= maxCachedDocs {
+		for k := range h.docs {
+			delete(h.docs, k)
+			break
+		}
+	}
+	h.docs[query] = doc
+	h.mu.Unlock()
+	return doc, nil
 }
 
 // New builds the schema of the registry's resources and returns its
@@ -230,19 +273,38 @@ type Response struct {
 // MarshalJSON writes the response: data (omitted for request errors),
 // errors (omitted when empty), extensions.
 func (r *Response) MarshalJSON() ([]byte, error) {
-	type wire struct {
-		Errors     []Error        `json:"errors,omitempty"`
-		Data       any            `json:"data"`
-		Extensions map[string]any `json:"extensions,omitempty"`
+	b := make([]byte, 0, 16<<10)
+	b = append(b, '{')
+	if len(r.Errors) > 0 {
+		e, err := json.Marshal(r.Errors)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, `"errors":`...)
+		b = append(b, e...)
 	}
-	type noData struct {
-		Errors     []Error        `json:"errors,omitempty"`
-		Extensions map[string]any `json:"extensions,omitempty"`
+	if !r.RequestError {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, `"data":`...)
+		var err error
+		if b, err = appendValue(b, r.Data); err != nil {
+			return nil, err
+		}
 	}
-	if r.RequestError {
-		return json.Marshal(noData{Errors: r.Errors, Extensions: r.Extensions})
+	if len(r.Extensions) > 0 {
+		e, err := json.Marshal(r.Extensions)
+		if err != nil {
+			return nil, err
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, `"extensions":`...)
+		b = append(b, e...)
 	}
-	return json.Marshal(wire{Errors: r.Errors, Data: r.Data, Extensions: r.Extensions})
+	return append(b, '}'), nil
 }
 
 // requestError returns a response of one request error.
@@ -274,16 +336,9 @@ func (h *Handler) Execute(ctx context.Context, req Request) (*Response, error) {
 	if req.Query == "" {
 		return requestError("BAD_REQUEST", gqlerror.Errorf("the request has no query")), nil
 	}
-	doc, perr := parser.ParseQueryWithTokenLimit(&ast.Source{Name: "query", Input: req.Query}, h.tokens)
-	if perr != nil {
-		var ge *gqlerror.Error
-		if !errors.As(perr, &ge) {
-			ge = gqlerror.Wrap(perr)
-		}
-		return requestError("GRAPHQL_PARSE_FAILED", ge), nil
-	}
-	if errs := validator.ValidateWithRules(h.m.schema, doc, h.rules); len(errs) > 0 {
-		return requestError("GRAPHQL_VALIDATION_FAILED", errs...), nil
+	doc, rerr := h.document(req.Query)
+	if rerr != nil {
+		return rerr, nil
 	}
 	op, err := pickOperation(doc, req.OperationName)
 	if err != nil {

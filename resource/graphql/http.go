@@ -84,7 +84,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusBadRequest
 		}
 	}
-	b, err := json.Marshal(resp)
+	b, err := resp.MarshalJSON()
 	if err != nil {
 		gatehouse.WriteError(w, r, h.logger, err)
 		return

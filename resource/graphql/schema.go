@@ -122,7 +122,11 @@ func pascal(s string) string {
 // EncodeID returns the EncodedId of the record id of the resource name:
 // base64url without padding of "<name>:<id>".
 func EncodeID(name, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(name + ":" + id))
+	var in [160]byte
+	src := append(append(append(in[:0], name...), ':'), id...)
+	out := make([]byte, base64.RawURLEncoding.EncodedLen(len(src)))
+	base64.RawURLEncoding.Encode(out, src)
+	return string(out)
 }
 
 // DecodeID returns the resource name and record id of an EncodedId, or
