@@ -14,7 +14,10 @@
 //     when Redis is slow or gone.
 //
 // Both answer the same [Result] for the same history; the suite in
-// gatehouse.dev/ratelimit/ratelimittest proves it.
+// gatehouse.dev/ratelimit/ratelimittest proves it. Both also implement the
+// optional [Peeker] (the state of a key without consuming) and [NLimiter]
+// (AllowN: a cost of n events charged at once or not at all, for
+// cost-based limits such as a GraphQL points bucket).
 //
 // # Middleware
 //

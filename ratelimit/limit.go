@@ -57,8 +57,9 @@ func (f LimiterFunc) Allow(ctx context.Context, key string, l Limit) (Result, er
 
 // ErrInvalidLimit is returned (wrapped) by every [Limiter] of this module
 // for a [Limit] that cannot be enforced: Rate, Burst or Period below 1, or a
-// burst window too long to represent. It is a programming error of the
-// caller (the Key func of [Options]), never a backend failure.
+// burst window too long to represent; and by [NLimiter.AllowN] for a cost
+// below 1. It is a programming error of the caller (the Key func of
+// [Options]), never a backend failure.
 var ErrInvalidLimit = errors.New("ratelimit: invalid limit")
 
 // maxWindow bounds Period/Rate*Burst, the time a full burst takes to refill,

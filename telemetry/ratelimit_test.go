@@ -17,6 +17,7 @@ import (
 
 	"gatehouse.dev/internal/dbtest"
 	"gatehouse.dev/ratelimit"
+	"gatehouse.dev/ratelimit/ratelimittest"
 	"gatehouse.dev/ratelimit/redislimit"
 	"gatehouse.dev/telemetry"
 )
@@ -250,4 +251,67 @@ func TestLimiterPeekerPassThrough(t *testing.T) {
 	if err := fa.Allow(r); err == nil {
 		t.Fatal("the failed-auth throttle through the decorator did not limit")
 	}
+}
+
+// TestLimiterAllowN: the decorator keeps AllowN exactly when the limiter
+// has it, passes the limiter suite (AllowN cases included) around Memory,
+// counts each AllowN as one decision and puts the cost on the span.
+func TestLimiterAllowN(t *testing.T) {
+	t.Parallel()
+	tel := newSDK(t).instruments(t, telemetry.Options{})
+	plain := tel.Limiter(ratelimit.LimiterFunc(func(ctx context.Context, key string, l ratelimit.Limit) (ratelimit.Result, error) {
+		return ratelimit.Result{Limit: l, Allowed: true}, nil
+	}))
+	if _, ok := plain.(ratelimit.NLimiter); ok {
+		t.Fatal("a LimiterFunc gained AllowN")
+	}
+	t.Run("suite", func(t *testing.T) {
+		t.Parallel()
+		ratelimittest.Run(t, func(t *testing.T) ratelimit.Limiter {
+			mem, err := ratelimit.NewMemory(ratelimit.MemoryOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lim := tel.Limiter(mem)
+			if _, ok := lim.(ratelimit.Peeker); !ok {
+				t.Fatal("the decorated Memory lost Peek")
+			}
+			return lim
+		})
+	})
+	t.Run("redis", func(t *testing.T) {
+		t.Parallel()
+		s := newSDK(t)
+		tel := s.instruments(t, telemetry.Options{})
+		rl, err := redislimit.New(redislimit.Options{Client: dbtest.Redis(t), Prefix: dbtest.Prefix(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lim, ok := tel.Limiter(rl).(ratelimit.NLimiter)
+		if !ok {
+			t.Fatal("the decorated Redis limiter lost AllowN")
+		}
+		ctx := context.Background()
+		l := ratelimit.Limit{Rate: 10, Burst: 10, Period: time.Hour}
+		for i, want := range []bool{true, true, false} {
+			res, err := lim.AllowN(ctx, "k", l, 4)
+			if err != nil || res.Allowed != want {
+				t.Fatalf("AllowN %d: %+v, %v; want allowed %v", i+1, res, err, want)
+			}
+		}
+		rm := s.collect(t)
+		if got := sum(t, rm, "gatehouse.ratelimit.decisions", telemetry.AttrDecision.String("allowed")); got != 2 {
+			t.Errorf("allowed decisions = %d, want 2", got)
+		}
+		if got := sum(t, rm, "gatehouse.ratelimit.decisions", telemetry.AttrDecision.String("limited")); got != 1 {
+			t.Errorf("limited decisions = %d, want 1", got)
+		}
+		spans := s.ended("gatehouse.ratelimit.allow")
+		if len(spans) != 3 {
+			t.Fatalf("%d allow spans, want 3", len(spans))
+		}
+		if c, _ := spanAttr(spans[2], telemetry.AttrCost); c != "4" {
+			t.Errorf("span cost %q, want 4", c)
+		}
+	})
 }

@@ -42,6 +42,8 @@ const (
 	// AttrDecision is a rate-limit decision: "allowed", "limited" or
 	// "error".
 	AttrDecision = attribute.Key("gatehouse.ratelimit.decision")
+	// AttrCost is the cost of an AllowN decision, in events (points).
+	AttrCost = attribute.Key("gatehouse.ratelimit.cost")
 	// AttrAuthOperation names the store call: "lookup_key" or
 	// "api_enabled".
 	AttrAuthOperation = attribute.Key("gatehouse.auth.operation")

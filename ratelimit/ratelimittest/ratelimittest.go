@@ -31,6 +31,7 @@ func Run(t *testing.T, newLimiter func(t *testing.T) ratelimit.Limiter) {
 		{"Keys", testKeys},
 		{"InvalidLimit", testInvalidLimit},
 		{"Peek", testPeek},
+		{"AllowN", testAllowN},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -378,4 +379,147 @@ func testPeek(t *testing.T, l ratelimit.Limiter, key func(string) string) {
 	if res.Allowed || res.Remaining != 0 || !near(res.RetryAfter, denied.RetryAfter) || !near(res.ResetAfter, 3*e) {
 		t.Fatalf("empty bucket: Peek = %+v, want denied, RetryAfter about %s, ResetAfter about %s", res, denied.RetryAfter, 3*e)
 	}
+}
+
+// testAllowN: for a ratelimit.NLimiter, AllowN charges n events at once or
+// nothing; a cost above the burst is refused without consuming; a denial
+// of n says nothing about cheaper costs.
+func testAllowN(t *testing.T, l ratelimit.Limiter, key func(string) string) {
+	nl, ok := l.(ratelimit.NLimiter)
+	if !ok {
+		t.Skip("limiter does not implement ratelimit.NLimiter")
+	}
+	allowN := func(k string, lim ratelimit.Limit, n int) ratelimit.Result {
+		t.Helper()
+		res, err := nl.AllowN(t.Context(), k, lim, n)
+		if err != nil {
+			t.Fatalf("AllowN(%.40q, %+v, %d): %v", k, lim, n, err)
+		}
+		if res.Remaining < 0 || res.Limit != lim {
+			t.Fatalf("AllowN(%.40q, %d): %+v: Remaining < 0 or another Limit", k, n, res)
+		}
+		if res.Allowed && res.RetryAfter != 0 {
+			t.Fatalf("AllowN(%.40q, %d): allowed with RetryAfter %s", k, n, res.RetryAfter)
+		}
+		if !res.Allowed && (res.RetryAfter <= 0 || res.Remaining != 0) {
+			t.Fatalf("AllowN(%.40q, %d): denied with RetryAfter %s, Remaining %d; want > 0 and 0", k, n, res.RetryAfter, res.Remaining)
+		}
+		return res
+	}
+	lim := ratelimit.Limit{Rate: 10, Burst: 10, Period: hour}
+	e := lim.Emission()
+	t.Run("charges n", func(t *testing.T) {
+		k := key("n-charges")
+		if res := allowN(k, lim, 4); !res.Allowed || res.Remaining != 6 || !near(res.ResetAfter, 4*e) {
+			t.Fatalf("4 of a fresh 10: %+v, want allowed, Remaining 6, ResetAfter about %s", res, 4*e)
+		}
+		if res := allowN(k, lim, 6); !res.Allowed || res.Remaining != 0 || !near(res.ResetAfter, 10*e) {
+			t.Fatalf("6 of the 6 left: %+v, want allowed, Remaining 0", res)
+		}
+		if res := allow(t, l, k, lim); res.Allowed {
+			t.Fatal("Allow after AllowN spent the burst: allowed")
+		}
+	})
+	t.Run("one is Allow", func(t *testing.T) {
+		k := key("n-one")
+		for i := range 3 {
+			if res := allowN(k, lim, 1); !res.Allowed || res.Remaining != 9-2*i {
+				t.Fatalf("AllowN 1, event %d: %+v, want Remaining %d", 2*i+1, res, 9-2*i)
+			}
+			if res := allow(t, l, k, lim); !res.Allowed || res.Remaining != 8-2*i {
+				t.Fatalf("Allow, event %d: %+v, want Remaining %d", 2*i+2, res, 8-2*i)
+			}
+		}
+	})
+	t.Run("denied consumes nothing", func(t *testing.T) {
+		k := key("n-denied")
+		allowN(k, lim, 7)
+		first := allowN(k, lim, 4)
+		if first.Allowed || !near(first.RetryAfter, e) || first.RetryAfter > e {
+			t.Fatalf("4 with 3 left: %+v, want denied for just under one emission interval (%s)", first, e)
+		}
+		for range 5 {
+			if res := allowN(k, lim, 4); res.Allowed || res.RetryAfter > first.RetryAfter {
+				t.Fatalf("4 again: %+v, want denied, RetryAfter not growing", res)
+			}
+		}
+		// A denial of 4 says nothing about 3: the 3 left are there.
+		if res := allowN(k, lim, 3); !res.Allowed || res.Remaining != 0 {
+			t.Fatalf("3 with 3 left after denials of 4: %+v, want allowed with Remaining 0", res)
+		}
+		if res := allowN(k, lim, 1); res.Allowed {
+			t.Fatalf("1 with none left: %+v, want denied", res)
+		}
+	})
+	t.Run("cheaper after a denial", func(t *testing.T) {
+		k := key("n-cheaper")
+		allowN(k, lim, 5)
+		for range 3 {
+			if res := allowN(k, lim, 8); res.Allowed {
+				t.Fatalf("8 with 5 left: %+v, want denied", res)
+			}
+		}
+		for i := range 5 {
+			if res := allow(t, l, k, lim); !res.Allowed || res.Remaining != 4-i {
+				t.Fatalf("Allow %d after denials of 8: %+v, want allowed with Remaining %d", i+1, res, 4-i)
+			}
+		}
+	})
+	t.Run("over the burst", func(t *testing.T) {
+		k := key("n-over")
+		for _, n := range []int{11, 1000, 1 << 40} {
+			res := allowN(k, lim, n)
+			if res.Allowed {
+				t.Fatalf("%d of a burst of 10: allowed", n)
+			}
+		}
+		// Nothing was consumed: the full burst is there.
+		if res := allowN(k, lim, 10); !res.Allowed || res.Remaining != 0 {
+			t.Fatalf("10 of a fresh 10 after refusals over the burst: %+v, want allowed", res)
+		}
+		if res := allowN(k, lim, 11); res.Allowed || res.RetryAfter < e {
+			t.Fatalf("11 of an empty 10: %+v, want denied", res)
+		}
+	})
+	t.Run("concurrent", func(t *testing.T) {
+		k := key("n-concurrent")
+		lim := ratelimit.Limit{Rate: 30, Burst: 30, Period: hour}
+		var allowed, denied atomic.Int64
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for range 16 {
+			wg.Go(func() {
+				for range 3 {
+					res, err := nl.AllowN(t.Context(), k, lim, 3)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if res.Allowed {
+						allowed.Add(1)
+					} else {
+						denied.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if allowed.Load() != 10 || denied.Load() != 38 {
+			t.Fatalf("allowed %d, denied %d of 48 concurrent costs of 3 on a burst of 30; want 10 and 38", allowed.Load(), denied.Load())
+		}
+	})
+	t.Run("invalid cost", func(t *testing.T) {
+		for _, n := range []int{0, -1, -1 << 40} {
+			if _, err := nl.AllowN(t.Context(), key("n-invalid"), lim, n); !errors.Is(err, ratelimit.ErrInvalidLimit) {
+				t.Errorf("AllowN with cost %d: err = %v, want ErrInvalidLimit", n, err)
+			}
+		}
+		if _, err := nl.AllowN(t.Context(), key("n-invalid"), ratelimit.Limit{}, 2); !errors.Is(err, ratelimit.ErrInvalidLimit) {
+			t.Errorf("AllowN with the zero Limit: err = %v, want ErrInvalidLimit", err)
+		}
+	})
 }

@@ -7,11 +7,13 @@ import (
 	"gatehouse.dev/ratelimit"
 )
 
-// denyCache remembers, per Redis key, that Redis answered "limited until
-// T", so that this pod answers further requests of that key locally until
-// T. Entries carry the limit they were made with; a different limit (a key
-// whose limit an admin changed) ignores them. The cache is sharded and
-// bounded; expired entries leave on later inserts.
+// denyCache remembers, per Redis key, that Redis answered "a cost of c is
+// limited until T", so that this pod refuses costs of c or more of that
+// key locally until T (a TAT only grows but with time, so a bigger cost
+// cannot fit earlier); cheaper costs still ask Redis. Entries carry the
+// limit they were made with; a different limit (a key whose limit an admin
+// changed) ignores them. The cache is sharded and bounded; expired entries
+// leave on later inserts.
 type denyCache struct {
 	seed     maphash.Seed
 	shards   [16]denyShard
@@ -26,6 +28,7 @@ type denyShard struct {
 
 type denial struct {
 	limit   ratelimit.Limit
+	cost    int   // the denied cost (at least 1)
 	until   int64 // monotonic ns: when the next event will be allowed
 	resetAt int64 // monotonic ns: when the bucket is full
 }
@@ -42,8 +45,9 @@ func (c *denyCache) shard(key string) *denyShard {
 	return &c.shards[maphash.String(c.seed, key)&15]
 }
 
-// get returns the denial of key under limit l still in force at now.
-func (c *denyCache) get(key string, l ratelimit.Limit, now int64) (denial, bool) {
+// get returns the denial of key under limit l still in force at now that
+// refuses cost too.
+func (c *denyCache) get(key string, l ratelimit.Limit, cost int, now int64) (denial, bool) {
 	s := c.shard(key)
 	s.mu.Lock()
 	d, ok := s.m[key]
@@ -52,7 +56,7 @@ func (c *denyCache) get(key string, l ratelimit.Limit, now int64) (denial, bool)
 		ok = false
 	}
 	s.mu.Unlock()
-	return d, ok
+	return d, ok && cost >= d.cost
 }
 
 // put records a denial of key.

@@ -114,16 +114,26 @@ func TestDenyCache(t *testing.T) {
 	t.Parallel()
 	c := newDenyCache(32) // 2 per shard
 	l := ratelimit.PerMinute(10)
-	c.put("a", denial{limit: l, until: 100, resetAt: 200}, 0)
-	if d, ok := c.get("a", l, 50); !ok || d.until != 100 {
+	c.put("a", denial{limit: l, cost: 1, until: 100, resetAt: 200}, 0)
+	if d, ok := c.get("a", l, 1, 50); !ok || d.until != 100 {
 		t.Fatalf("get before until: %+v, %v", d, ok)
 	}
-	if _, ok := c.get("a", ratelimit.PerMinute(20), 50); ok {
+	if _, ok := c.get("a", ratelimit.PerMinute(20), 1, 50); ok {
 		t.Fatal("get with another limit: hit")
 	}
-	c.put("a", denial{limit: l, until: 100, resetAt: 200}, 0)
-	if _, ok := c.get("a", l, 100); ok {
+	c.put("a", denial{limit: l, cost: 1, until: 100, resetAt: 200}, 0)
+	if _, ok := c.get("a", l, 1, 100); ok {
 		t.Fatal("get at until: hit")
+	}
+	// A denied cost of 5 refuses 5 and more, not less.
+	c.put("b", denial{limit: l, cost: 5, until: 100, resetAt: 200}, 0)
+	for _, tc := range []struct {
+		cost int
+		hit  bool
+	}{{1, false}, {4, false}, {5, true}, {9, true}, {4, false}} {
+		if _, ok := c.get("b", l, tc.cost, 50); ok != tc.hit {
+			t.Fatalf("get cost %d after a denial of 5: hit %v, want %v", tc.cost, ok, tc.hit)
+		}
 	}
 	for i := range 10000 {
 		c.put(string(rune(i)), denial{limit: l, until: int64(1000 + i)}, int64(i))

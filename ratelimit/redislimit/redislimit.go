@@ -129,7 +129,8 @@ type Options struct {
 // github.com/go-redis/redis_rate in one Lua script, so a decision is atomic,
 // costs at most one round trip (shared with the concurrent decisions of the
 // pod) and uses Redis's clock for every pod. It implements
-// [ratelimit.Limiter] and [ratelimit.Peeker] and is safe for concurrent use.
+// [ratelimit.Limiter], [ratelimit.Peeker] and [ratelimit.NLimiter] and is
+// safe for concurrent use.
 type Limiter struct {
 	client   redis.UniversalClient
 	dispatch *dispatcher
@@ -155,8 +156,9 @@ type Limiter struct {
 }
 
 var (
-	_ ratelimit.Limiter = (*Limiter)(nil)
-	_ ratelimit.Peeker  = (*Limiter)(nil)
+	_ ratelimit.Limiter  = (*Limiter)(nil)
+	_ ratelimit.Peeker   = (*Limiter)(nil)
+	_ ratelimit.NLimiter = (*Limiter)(nil)
 )
 
 // New returns a Redis limiter. It does no I/O and starts no goroutine; it
@@ -283,6 +285,38 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim ratelimit.Limit) (r
 	return l.decide(ctx, key, lim, 1)
 }
 
+// AllowN records n events of key at once if all n fit in lim, on Redis
+// (see [ratelimit.NLimiter]): redis_rate's AllowN, so a denied cost takes
+// nothing. A cost above lim.Burst is refused after a peek, without
+// consuming. The deny cache answers a cost locally only while a denial of
+// that cost or a smaller one is in force: a denied cost of 50 does not
+// refuse a cost of 1. Under the [Fallback] policy the pod's share of the
+// burst is at least min(n, lim.Burst), so that a cost the bucket could pay
+// still passes during an outage (one such cost per pod and refill). Its
+// only errors are one wrapping [ratelimit.ErrInvalidLimit] and, under
+// [FailClosed], the 503 *gatehouse.Error.
+func (l *Limiter) AllowN(ctx context.Context, key string, lim ratelimit.Limit, n int) (ratelimit.Result, error) {
+	if err := lim.Validate(); err != nil {
+		return ratelimit.Result{}, err
+	}
+	if n < 1 {
+		return ratelimit.Result{}, fmt.Errorf("%w: cost %d < 1", ratelimit.ErrInvalidLimit, n)
+	}
+	if n <= lim.Burst {
+		return l.decide(ctx, key, lim, n)
+	}
+	p, err := l.decide(ctx, key, lim, 0)
+	if err != nil {
+		return ratelimit.Result{}, err
+	}
+	l.limited.Add(1)
+	return ratelimit.Result{
+		Limit:      lim,
+		RetryAfter: max(time.Duration(lim.Burst)*lim.Emission(), time.Nanosecond),
+		ResetAfter: p.ResetAfter,
+	}, nil
+}
+
 // Peek reports what Allow would answer for key now without recording
 // anything (see [ratelimit.Peeker]). Peeks are not counted in [Stats]'
 // Allowed and Limited.
@@ -290,7 +324,7 @@ func (l *Limiter) Peek(ctx context.Context, key string, lim ratelimit.Limit) (ra
 	return l.decide(ctx, key, lim, 0)
 }
 
-// decide runs one decision: cost 1 for Allow, 0 for Peek.
+// decide runs one decision: cost 1 for Allow, n for AllowN, 0 for Peek.
 func (l *Limiter) decide(ctx context.Context, key string, lim ratelimit.Limit, cost int) (ratelimit.Result, error) {
 	if err := lim.Validate(); err != nil {
 		return ratelimit.Result{}, err
@@ -298,7 +332,7 @@ func (l *Limiter) decide(ctx context.Context, key string, lim ratelimit.Limit, c
 	rkey := l.redisKey("rate:", key)
 	if l.deny != nil {
 		now := l.mono()
-		if d, ok := l.deny.get(rkey, lim, now); ok {
+		if d, ok := l.deny.get(rkey, lim, max(cost, 1), now); ok {
 			l.denyHits.Add(1)
 			if cost > 0 {
 				l.limited.Add(1)
@@ -342,7 +376,7 @@ func (l *Limiter) decide(ctx context.Context, key string, lim ratelimit.Limit, c
 	}
 	if l.deny != nil && !res.Allowed {
 		now := l.mono()
-		l.deny.put(rkey, denial{limit: lim, until: now + int64(res.RetryAfter), resetAt: now + int64(res.ResetAfter)}, now)
+		l.deny.put(rkey, denial{limit: lim, cost: max(cost, 1), until: now + int64(res.RetryAfter), resetAt: now + int64(res.ResetAfter)}, now)
 	}
 	return res, nil
 }
@@ -380,7 +414,7 @@ func (l *Limiter) policyDecision(ctx context.Context, key string, lim ratelimit.
 	l.fallbacks.Add(1)
 	switch l.policy {
 	case FailOpen:
-		res := ratelimit.Result{Limit: lim, Allowed: true, Remaining: lim.Burst - cost}
+		res := ratelimit.Result{Limit: lim, Allowed: true, Remaining: max(lim.Burst-cost, 0)}
 		if cost > 0 {
 			l.allowed.Add(1)
 			res.ResetAfter = lim.Emission()
@@ -393,13 +427,13 @@ func (l *Limiter) policyDecision(ctx context.Context, key string, lim ratelimit.
 		retry := ratelimit.RetryAfterSeconds(l.breaker.retryIn())
 		return ratelimit.Result{}, l.closed.WithHeader("Retry-After", strconv.FormatInt(retry, 10)).Wrap(cause)
 	}
-	local := l.localLimit(lim)
+	local := l.localLimit(lim, cost)
 	var (
 		res ratelimit.Result
 		err error
 	)
 	if cost > 0 {
-		res, err = l.fallback.Allow(ctx, key, local)
+		res, err = l.fallback.AllowN(ctx, key, local, cost)
 		if err == nil {
 			if res.Allowed {
 				l.allowed.Add(1)
@@ -413,14 +447,17 @@ func (l *Limiter) policyDecision(ctx context.Context, key string, lim ratelimit.
 	return res, err
 }
 
-// localLimit is the Fallback policy's per-pod share of lim.
-func (l *Limiter) localLimit(lim ratelimit.Limit) ratelimit.Limit {
+// localLimit is the Fallback policy's per-pod share of lim, for a cost:
+// Rate and Burst divided by the pods (rounded up), the burst no smaller
+// than the cost (at most lim.Burst), so that a cost the bucket could pay
+// is not refused for good during an outage.
+func (l *Limiter) localLimit(lim ratelimit.Limit, cost int) ratelimit.Limit {
 	pods := l.Pods()
 	if pods <= 1 {
 		return lim
 	}
 	share := func(n int) int { return max(1, (n+pods-1)/pods) }
-	return ratelimit.Limit{Rate: share(lim.Rate), Burst: share(lim.Burst), Period: lim.Period}
+	return ratelimit.Limit{Rate: share(lim.Rate), Burst: max(share(lim.Burst), min(cost, lim.Burst)), Period: lim.Period}
 }
 
 // Stats is a snapshot of a limiter's counters since New, for metrics.

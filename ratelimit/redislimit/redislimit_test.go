@@ -599,3 +599,79 @@ func readCommand(rd *bufio.Reader) ([]string, error) {
 	}
 	return args, nil
 }
+
+// TestAllowNDenyCache: a cached denial of a cost refuses that cost and
+// more without a round trip, never a cheaper one.
+func TestAllowNDenyCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := newLimiter(t, dbtest.Redis(t), redislimit.Options{})
+	lim := ratelimit.Limit{Rate: 10, Burst: 10, Period: time.Hour}
+	if r, err := l.AllowN(ctx, "k", lim, 7); err != nil || !r.Allowed || r.Remaining != 3 {
+		t.Fatalf("7 of 10: %+v, %v", r, err)
+	}
+	if r, err := l.AllowN(ctx, "k", lim, 5); err != nil || r.Allowed {
+		t.Fatalf("5 with 3 left: %+v, %v; want denied", r, err)
+	}
+	before := l.Stats()
+	for _, n := range []int{5, 6, 10} {
+		if r, err := l.AllowN(ctx, "k", lim, n); err != nil || r.Allowed || r.RetryAfter <= 0 {
+			t.Fatalf("cached denial of %d: %+v, %v", n, r, err)
+		}
+	}
+	if s := l.Stats(); s.RoundTrips != before.RoundTrips || s.DenyCacheHits != before.DenyCacheHits+3 {
+		t.Fatalf("costs 5, 6, 10 after a denial of 5: %d round trips, %d cache hits; want 0 and 3",
+			s.RoundTrips-before.RoundTrips, s.DenyCacheHits-before.DenyCacheHits)
+	}
+	// Cheaper costs ask Redis, which has 3 left.
+	if r, err := l.AllowN(ctx, "k", lim, 2); err != nil || !r.Allowed || r.Remaining != 1 {
+		t.Fatalf("2 with 3 left after denials of 5: %+v, %v; want allowed", r, err)
+	}
+	if p, err := l.Peek(ctx, "k", lim); err != nil || !p.Allowed || p.Remaining != 1 {
+		t.Fatalf("Peek with 1 left: %+v, %v; want allowed, Remaining 1", p, err)
+	}
+	if s := l.Stats(); s.RoundTrips != before.RoundTrips+2 {
+		t.Fatalf("cost 2 and a peek: %d round trips, want 2", s.RoundTrips-before.RoundTrips)
+	}
+}
+
+// TestAllowNFallback: during an outage the pod's share still lets a cost
+// the bucket could pay through (its burst is at least the cost), a cost
+// over the burst is refused, and FailOpen counts the cost.
+func TestAllowNFallback(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// 3000 points a minute, like a 60-a-minute key's GraphQL bucket.
+	lim := ratelimit.Limit{Rate: 3000, Burst: 3000, Period: time.Minute}
+	t.Run("fallback", func(t *testing.T) {
+		t.Parallel()
+		l, err := redislimit.New(redislimit.Options{Client: offline(t), Logger: quiet, Replicas: 200, BreakerFailures: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The share is 15 points, less than a cost of 41: the burst
+		// of the share is raised to the cost.
+		if r, err := l.AllowN(ctx, "k", lim, 41); err != nil || !r.Allowed || r.Remaining != 0 {
+			t.Fatalf("cost 41 during the outage: %+v, %v; want allowed", r, err)
+		}
+		if r, err := l.AllowN(ctx, "k", lim, 41); err != nil || r.Allowed {
+			t.Fatalf("second cost 41 at once: %+v, %v; want denied (the share refills at 15 a minute)", r, err)
+		}
+		if r, err := l.AllowN(ctx, "other", lim, 10); err != nil || !r.Allowed || r.Remaining != 5 {
+			t.Fatalf("cost 10 of a share of 15: %+v, %v; want allowed with 5 left", r, err)
+		}
+		if r, err := l.AllowN(ctx, "other", lim, 3001); err != nil || r.Allowed || r.RetryAfter != time.Minute {
+			t.Fatalf("cost over the burst: %+v, %v; want denied, RetryAfter the window", r, err)
+		}
+	})
+	t.Run("fail open", func(t *testing.T) {
+		t.Parallel()
+		l, err := redislimit.New(redislimit.Options{Client: offline(t), Logger: quiet, Policy: redislimit.FailOpen})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err := l.AllowN(ctx, "k", lim, 41); err != nil || !r.Allowed || r.Remaining != 3000-41 {
+			t.Fatalf("fail-open cost 41: %+v, %v", r, err)
+		}
+	})
+}
