@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -102,14 +103,26 @@ func BenchmarkEmit(b *testing.B) {
 }
 
 // BenchmarkDeliveryThroughput measures how fast one dispatcher (8 POSTs in
-// flight) empties a backlog of 500 events into a local receiver: the
-// deliveries/s metric. Emitting the backlog is not timed.
+// flight) empties a backlog of 500 events of one organization into a local
+// receiver: the deliveries/s metric. Emitting the backlog is not timed.
+// org=default leaves OrganizationConcurrency at its default (4 of the 8
+// POSTs for one organization), org=all sets it to 8.
 func BenchmarkDeliveryThroughput(b *testing.B) {
+	for _, orgConc := range []int{0, 8} {
+		name := "org=default"
+		if orgConc > 0 {
+			name = "org=all"
+		}
+		b.Run(name, func(b *testing.B) { benchThroughput(b, orgConc) })
+	}
+}
+
+func benchThroughput(b *testing.B, orgConc int) {
 	const batch = 500
 	benchDatabases(b, func(b *testing.B, db dbtest.DB) {
 		org := uuid.New()
 		svc, received := benchService(b, db, org, nil)
-		d, err := webhook.NewDispatcher(webhook.DispatcherOptions{Service: svc, PollInterval: 5 * time.Millisecond})
+		d, err := webhook.NewDispatcher(webhook.DispatcherOptions{Service: svc, PollInterval: 5 * time.Millisecond, OrganizationConcurrency: orgConc})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -197,6 +210,117 @@ func BenchmarkDeliveryLag(b *testing.B) {
 				}
 				b.ReportMetric(q(0.50), "lag-p50-ms")
 				b.ReportMetric(q(0.99), "lag-p99-ms")
+			})
+		})
+	}
+}
+
+// quantileMS returns the p-quantile of lags in milliseconds (lags sorted).
+func quantileMS(lags []time.Duration, p float64) float64 {
+	if len(lags) == 0 {
+		return 0
+	}
+	return float64(lags[int(p*float64(len(lags)-1))]) / float64(time.Millisecond)
+}
+
+// BenchmarkFairnessLag measures organization B's delivery lag (event to
+// the end of its successful POST; 50 events per iteration, one every
+// 10 ms, default settings but a Timeout of 1 s) alone and while
+// organization A has 10 endpoints at a receiver that never answers (each
+// POST waits out the Timeout) and a growing backlog (an event for its 10
+// endpoints every 100 ms): the b-lag-p50-ms and b-lag-p99-ms metrics of
+// the two sub-benchmarks. Issue 13's goal: B's p99 with A stalled within
+// 2× of B's p99 alone.
+func BenchmarkFairnessLag(b *testing.B) {
+	for _, stalled := range []bool{false, true} {
+		name := "alone"
+		if stalled {
+			name = "a-stalled"
+		}
+		b.Run(name, func(b *testing.B) {
+			benchDatabases(b, func(b *testing.B, db dbtest.DB) {
+				orgA, orgB := uuid.New(), uuid.New()
+				svc, _ := benchService(b, db, orgB, nil)
+				stop := make(chan struct{})
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					select {
+					case <-r.Context().Done():
+					case <-stop:
+					}
+				}))
+				b.Cleanup(srv.Close)
+				b.Cleanup(func() { close(stop) })
+				if stalled {
+					for i := range 10 {
+						if _, _, err := svc.CreateEndpoint(context.Background(), orgA, webhook.EndpointInput{URL: fmt.Sprintf("%s/hooks?n=%d", srv.URL, i), Events: []string{"*"}}); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				var mu sync.Mutex
+				var lags []time.Duration
+				d, err := webhook.NewDispatcher(webhook.DispatcherOptions{
+					Service: svc, Timeout: time.Second,
+					OnAttempt: func(_ context.Context, a webhook.Attempt) {
+						if a.OrganizationID == orgB && a.Outcome == webhook.OutcomeSucceeded {
+							mu.Lock()
+							lags = append(lags, a.Lag)
+							mu.Unlock()
+						}
+					},
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				var wg sync.WaitGroup
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_ = d.Run(ctx)
+				}()
+				if stalled {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						tick := time.NewTicker(100 * time.Millisecond)
+						defer tick.Stop()
+						for {
+							select {
+							case <-ctx.Done():
+								return
+							case <-tick.C:
+								emitN(b, db.DB, svc, orgA, 1)
+							}
+						}
+					}()
+					time.Sleep(1500 * time.Millisecond) // A's receivers are stalled and its backlog builds
+				}
+				const events = 50
+				b.ReportAllocs()
+				for b.Loop() {
+					mu.Lock()
+					want := len(lags) + events
+					mu.Unlock()
+					for range events {
+						emitN(b, db.DB, svc, orgB, 1)
+						time.Sleep(10 * time.Millisecond)
+					}
+					for {
+						mu.Lock()
+						n := len(lags)
+						mu.Unlock()
+						if n >= want {
+							break
+						}
+						time.Sleep(time.Millisecond)
+					}
+				}
+				cancel()
+				wg.Wait()
+				slices.Sort(lags)
+				b.ReportMetric(quantileMS(lags, 0.50), "b-lag-p50-ms")
+				b.ReportMetric(quantileMS(lags, 0.99), "b-lag-p99-ms")
 			})
 		})
 	}

@@ -291,7 +291,9 @@ func TestKilledDispatcher(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a, err := webhook.NewDispatcher(webhook.DispatcherOptions{Service: svcA, Concurrency: inFlight, Batch: 10})
+			// One organization: its bound must allow the 4 in flight
+			// (the default would be 2, and the 4 arrivals never come).
+			a, err := webhook.NewDispatcher(webhook.DispatcherOptions{Service: svcA, Concurrency: inFlight, OrganizationConcurrency: inFlight, Batch: 10})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -381,16 +383,18 @@ func twoPools(t *testing.T, name string) (dbtest.DB, *sql.DB) {
 }
 
 // TestTwoDispatchersPostgres: two dispatchers (two pods) share 1,000
-// deliveries; each is sent exactly once.
+// deliveries of 10 organizations; each is sent exactly once (the fair
+// claim ranks candidates without a lock, then locks them with SKIP
+// LOCKED and re-checks).
 func TestTwoDispatchersPostgres(t *testing.T) {
 	db, other := twoPools(t, "postgres")
 	e := newEnv(t, db, func(o *webhook.Options) { o.Logger = discard() })
-	org := uuid.New()
 	rc := newReceiver(t, nil)
-	e.adminEndpoint(org, rc.URL(), "")
 	const total = 1000
 	var ids []string
 	for range total / 100 {
+		org := uuid.New()
+		e.adminEndpoint(org, rc.URL(), "")
 		ids = append(ids, e.emit(org, 100)...)
 	}
 	svc2, err := webhook.New(webhook.Options{

@@ -2,9 +2,11 @@ package webhook
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,6 +91,15 @@ type DispatcherOptions struct {
 	Jitter float64
 	// Concurrency is the number of POSTs in flight: default 8.
 	Concurrency int
+	// OrganizationConcurrency bounds the deliveries of one organization
+	// the dispatcher holds at once (claimed, waiting or in flight), so
+	// that one organization's slow or stalled receivers cannot take every
+	// worker: default max(1, Concurrency/2). Claims also go round-robin
+	// across organizations (each organization's oldest due delivery, then
+	// each one's second, …), so a backlog of one organization does not
+	// delay the others' deliveries. The bound is per dispatcher: with
+	// several pods, an organization may have this many in flight on each.
+	OrganizationConcurrency int
 	// Batch is the most deliveries [Dispatcher.Dispatch] claims at once:
 	// default 100.
 	Batch int
@@ -183,10 +195,12 @@ type Stats struct {
 	Backlog int64
 }
 
-// Dispatcher delivers the outbox: it claims due deliveries, signs and POSTs
-// them, and records the outcome. Several dispatchers may share a PostgreSQL
-// database (each delivery is claimed by one, with FOR UPDATE SKIP LOCKED and
-// a lease); on SQLite run one. Create it with [NewDispatcher] and run it
+// Dispatcher delivers the outbox: it claims due deliveries, round-robin
+// across organizations and at most OrganizationConcurrency of one
+// organization at a time, signs and POSTs them, and records the outcome.
+// Several dispatchers may share a PostgreSQL database (each delivery is
+// claimed by one, with FOR UPDATE SKIP LOCKED and a lease); on SQLite run
+// one. Create it with [NewDispatcher] and run it
 // with [Dispatcher.Run].
 type Dispatcher struct {
 	s           *Service
@@ -198,6 +212,7 @@ type Dispatcher struct {
 	retryMax    time.Duration
 	jitter      float64
 	concurrency int
+	orgConc     int
 	batch       int
 	poll        time.Duration
 	lease       time.Duration
@@ -227,6 +242,7 @@ func NewDispatcher(opts DispatcherOptions) (*Dispatcher, error) {
 		retryMax:    opts.RetryMax,
 		jitter:      opts.Jitter,
 		concurrency: opts.Concurrency,
+		orgConc:     opts.OrganizationConcurrency,
 		batch:       opts.Batch,
 		poll:        opts.PollInterval,
 		lease:       opts.Lease,
@@ -289,6 +305,12 @@ func NewDispatcher(opts DispatcherOptions) (*Dispatcher, error) {
 		if *c.v < 0 {
 			return nil, fmt.Errorf("webhook: DispatcherOptions.%s must not be negative", c.name)
 		}
+	}
+	switch {
+	case d.orgConc == 0:
+		d.orgConc = max(1, d.concurrency/2)
+	case d.orgConc < 0:
+		return nil, errors.New("webhook: DispatcherOptions.OrganizationConcurrency must not be negative")
 	}
 	switch {
 	case d.jitter == 0:
@@ -388,6 +410,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	// A token is a claimed delivery, queued or in flight.
 	tokens := make(chan struct{}, 2*d.concurrency)
 	queue := make(chan job, cap(tokens))
+	// held counts the tokens of each organization, bounded by
+	// OrganizationConcurrency; freed tells the claimer a token came back.
+	held := &heldCounts{n: map[string]int{}}
+	freed := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	for range d.concurrency {
 		wg.Add(1)
@@ -399,7 +425,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				} else {
 					d.process(work, j)
 				}
+				held.done(j.orgID)
 				<-tokens
+				select {
+				case freed <- struct{}{}:
+				default:
+				}
 			}
 		}()
 	}
@@ -425,7 +456,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				break fill
 			}
 		}
-		jobs, err := d.claim(ctx, n)
+		jobs, err := d.claim(ctx, n, held.json(), d.orgConc)
 		for range n - len(jobs) {
 			<-tokens
 		}
@@ -433,6 +464,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			d.logger.ErrorContext(ctx, "webhook: claim deliveries", "err", err)
 		}
 		for _, j := range jobs {
+			held.add(j.orgID)
 			queue <- j // never blocks: tokens bound the queue
 		}
 		if time.Since(lastCount) >= statsRefresh {
@@ -455,31 +487,80 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-timer.C:
+		case <-freed:
+			// An organization held at its bound may have work again.
+			timer.Stop()
 		}
 	}
 }
 
-// Dispatch claims the deliveries due now (at most Batch), sends them
-// (Concurrency at a time), records the outcomes and returns how many it
-// handled. Run is the usual way to deliver; Dispatch suits tests and
-// cron-style hosts.
+// heldCounts counts the deliveries a running dispatcher holds per
+// organization.
+type heldCounts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (h *heldCounts) add(org string) {
+	h.mu.Lock()
+	h.n[org]++
+	h.mu.Unlock()
+}
+
+func (h *heldCounts) done(org string) {
+	h.mu.Lock()
+	if h.n[org]--; h.n[org] <= 0 {
+		delete(h.n, org)
+	}
+	h.mu.Unlock()
+}
+
+// json returns the counts as a JSON object, for the claim query.
+func (h *heldCounts) json() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.n) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(h.n)
+	return string(b)
+}
+
+// Dispatch claims the deliveries due now (at most Batch, round-robin across
+// organizations), sends them (Concurrency at a time, at most
+// OrganizationConcurrency of one organization), records the outcomes and
+// returns how many it handled. Run is the usual way to deliver; Dispatch
+// suits tests and cron-style hosts.
 func (d *Dispatcher) Dispatch(ctx context.Context) (int, error) {
-	jobs, err := d.claim(ctx, d.batch)
+	jobs, err := d.claim(ctx, d.batch, "{}", d.batch)
 	if err != nil {
 		return 0, err
 	}
-	slots := make(chan struct{}, d.concurrency)
-	var wg sync.WaitGroup
-	for _, j := range jobs {
-		slots <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			d.process(ctx, j)
-		}()
+	// Start jobs in claim order, skipping those of an organization at its
+	// bound until one of its POSTs ends.
+	pending := jobs
+	inFlight := map[string]int{}
+	done := make(chan string)
+	running := 0
+	for len(pending) > 0 || running > 0 {
+		for i := 0; i < len(pending) && running < d.concurrency; {
+			j := pending[i]
+			if inFlight[j.orgID] >= d.orgConc {
+				i++
+				continue
+			}
+			pending = slices.Delete(pending, i, i+1)
+			inFlight[j.orgID]++
+			running++
+			go func() {
+				d.process(ctx, j)
+				done <- j.orgID
+			}()
+		}
+		org := <-done
+		inFlight[org]--
+		running--
 	}
-	wg.Wait()
 	if _, err := d.Backlog(ctx); err != nil {
 		return len(jobs), err
 	}
@@ -491,6 +572,8 @@ type job struct {
 	id, token      string
 	leaseUntil     time.Time
 	attempts       int
+	rank           int
+	due            time.Time
 	created        time.Time
 	eventID        string
 	eventType      string
@@ -511,57 +594,120 @@ type job struct {
 // claim reserves up to n due deliveries for this dispatcher until
 // now+Lease and loads them. Due means next_attempt_at <= now, with now from
 // the dispatcher's clock, and no live lease.
-func (d *Dispatcher) claim(ctx context.Context, n int) ([]job, error) {
+//
+// Claims are fair across organizations: due deliveries are ranked within
+// their organization by due time and taken by rank, then due time, so
+// every organization's oldest due delivery comes before any
+// organization's second. An organization holding held[org] deliveries
+// (held is a JSON object of counts) gets at most perOrg-held[org] more.
+//
+// The candidates come from a skip scan of the index of pending deliveries
+// by organization and due time (gatehouse_webhook_deliveries_org_due_idx):
+// one probe per organization with pending deliveries, then at most
+// min(perOrg, n) of its due ones, so the cost grows with the number of
+// such organizations, not with the backlog. On PostgreSQL one statement
+// ranks the candidates (no lock: window functions take no locking
+// clause), then locks up to n of them in rank order with FOR UPDATE SKIP
+// LOCKED, re-checking that each is still due and unleased, and leases
+// them: a candidate another dispatcher claimed meanwhile is skipped, or
+// fails the re-check once that claim committed; never claimed twice. On
+// SQLite the candidates are read first, outside the write lock, and the
+// lease is an UPDATE of those ids that re-checks the same conditions.
+func (d *Dispatcher) claim(ctx context.Context, n int, held string, perOrg int) ([]job, error) {
 	if n <= 0 {
 		return nil, nil
 	}
 	s := d.s
 	now := d.now()
 	token := uuid.New()
-	var q string
-	var args []any
-	if s.dialect == tenancy.Postgres {
-		q = `WITH due AS MATERIALIZED (
-			SELECT id FROM gatehouse_webhook_deliveries
-			WHERE state = 'pending' AND next_attempt_at <= $1 AND (locked_until IS NULL OR locked_until <= $1)
-			ORDER BY next_attempt_at
-			LIMIT $2
-			FOR UPDATE SKIP LOCKED)
-		UPDATE gatehouse_webhook_deliveries AS d SET locked_until = $3, lock_token = $4
-		FROM due WHERE d.id = due.id
-		RETURNING d.id`
-		args = []any{s.t(now), n, s.t(now.Add(d.lease)), token}
-	} else {
-		q = `UPDATE gatehouse_webhook_deliveries SET locked_until = ?, lock_token = ?
-		WHERE id IN (
-			SELECT id FROM gatehouse_webhook_deliveries
-			WHERE state = 'pending' AND next_attempt_at <= ? AND (locked_until IS NULL OR locked_until <= ?)
-			ORDER BY next_attempt_at
-			LIMIT ?)
-		RETURNING id`
-		args = []any{s.t(now.Add(d.lease)), token, s.t(now), s.t(now), n}
-	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("webhook: claim: %w", err)
-	}
+	per := min(perOrg, n)
 	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("webhook: claim: %w", err)
+	var err error
+	if s.dialect == tenancy.Postgres {
+		ids, err = queryIDs(ctx, s.db, `WITH RECURSIVE orgs AS (
+			(SELECT organization_id AS org FROM gatehouse_webhook_deliveries WHERE state = 'pending' ORDER BY organization_id LIMIT 1)
+			UNION ALL
+			SELECT (SELECT organization_id FROM gatehouse_webhook_deliveries WHERE state = 'pending' AND organization_id > o.org ORDER BY organization_id LIMIT 1)
+			FROM orgs o WHERE o.org IS NOT NULL
+		), ranked AS (
+			SELECT c.id, c.next_attempt_at, c.rn FROM orgs o
+			LEFT JOIN jsonb_each_text($5::jsonb) h ON h.key = o.org
+			CROSS JOIN LATERAL (
+				SELECT id, next_attempt_at, ROW_NUMBER() OVER (ORDER BY next_attempt_at) AS rn FROM (
+					SELECT id, next_attempt_at FROM gatehouse_webhook_deliveries
+					WHERE organization_id = o.org AND state = 'pending' AND next_attempt_at <= $1 AND (locked_until IS NULL OR locked_until <= $1)
+					ORDER BY next_attempt_at
+					LIMIT GREATEST(0, $6 - COALESCE(h.value::int, 0))) due
+			) c
+			WHERE o.org IS NOT NULL
+		), picked AS (
+			SELECT id, rn, next_attempt_at FROM ranked ORDER BY rn, next_attempt_at LIMIT $7
+		), locked AS (
+			SELECT dl.id FROM gatehouse_webhook_deliveries dl JOIN picked p ON p.id = dl.id
+			WHERE dl.state = 'pending' AND dl.next_attempt_at <= $1 AND (dl.locked_until IS NULL OR dl.locked_until <= $1)
+			ORDER BY p.rn, p.next_attempt_at
+			LIMIT $2
+			FOR UPDATE OF dl SKIP LOCKED
+		)
+		UPDATE gatehouse_webhook_deliveries AS d SET locked_until = $3, lock_token = $4
+		FROM locked WHERE d.id = locked.id
+		RETURNING d.id`, s.t(now), n, s.t(now.Add(d.lease)), token, held, per, 2*n)
+	} else {
+		var cand []string
+		cand, err = queryIDs(ctx, s.db, `WITH RECURSIVE orgs(org) AS (
+			SELECT MIN(organization_id) FROM gatehouse_webhook_deliveries WHERE state = 'pending'
+			UNION ALL
+			SELECT (SELECT MIN(organization_id) FROM gatehouse_webhook_deliveries WHERE state = 'pending' AND organization_id > orgs.org)
+			FROM orgs WHERE orgs.org IS NOT NULL
+		), ranked AS (
+			SELECT dl.id, dl.organization_id, dl.next_attempt_at,
+				ROW_NUMBER() OVER (PARTITION BY dl.organization_id ORDER BY dl.next_attempt_at) AS rn
+			FROM orgs JOIN gatehouse_webhook_deliveries dl ON dl.id IN (
+				SELECT id FROM gatehouse_webhook_deliveries
+				WHERE organization_id = orgs.org AND state = 'pending' AND next_attempt_at <= ?1 AND (locked_until IS NULL OR locked_until <= ?1)
+				ORDER BY next_attempt_at LIMIT ?2)
+		)
+		SELECT r.id FROM ranked r LEFT JOIN json_each(?3) h ON h.key = r.organization_id
+		WHERE r.rn <= ?2 - COALESCE(h.value, 0)
+		ORDER BY r.rn, r.next_attempt_at
+		LIMIT ?4`, s.t(now), per, held, n)
+		if err == nil && len(cand) > 0 {
+			args := make([]any, 0, len(cand)+3)
+			args = append(args, s.t(now.Add(d.lease)), token, s.t(now))
+			for _, id := range cand {
+				args = append(args, id)
+			}
+			ids, err = queryIDs(ctx, s.db, `UPDATE gatehouse_webhook_deliveries SET locked_until = ?1, lock_token = ?2
+				WHERE state = 'pending' AND next_attempt_at <= ?3 AND (locked_until IS NULL OR locked_until <= ?3)
+				AND id IN (?4`+strings.Repeat(", ?", len(cand)-1)+`)
+				RETURNING id`, args...)
 		}
-		ids = append(ids, id)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("webhook: claim: %w", err)
 	}
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	return d.load(ctx, ids, token, now.Add(d.lease))
+}
+
+// queryIDs runs a query returning one text column.
+func queryIDs(ctx context.Context, db *sql.DB, q string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // load reads the claimed deliveries with their events and endpoints.
@@ -572,7 +718,7 @@ func (d *Dispatcher) load(ctx context.Context, ids []string, token string, lease
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	q := s.q(`SELECT dl.id, dl.attempts, dl.created_at, dl.organization_id, dl.endpoint_id,
+	q := s.q(`SELECT dl.id, dl.attempts, dl.created_at, dl.next_attempt_at, dl.organization_id, dl.endpoint_id,
 		ev.id, ev.type, ev.scope, ev.payload, ev.created_at,
 		ep.id, ep.key_id, ep.url, ep.enabled, ep.secret, ep.old_secret, ep.old_secret_until
 		FROM gatehouse_webhook_deliveries dl
@@ -588,18 +734,18 @@ func (d *Dispatcher) load(ctx context.Context, ids []string, token string, lease
 	for rows.Next() {
 		var (
 			j                           job
-			created, eventAt            tenancy.Time
+			created, eventAt, due       tenancy.Time
 			payload                     string
 			epID, keyID, u, secret, old sql.NullString
 			enabled                     sql.NullBool
 		)
-		if err := rows.Scan(&j.id, &j.attempts, &created, &j.orgID, &j.endpointID,
+		if err := rows.Scan(&j.id, &j.attempts, &created, &due, &j.orgID, &j.endpointID,
 			&j.eventID, &j.eventType, &j.eventScope, &payload, &eventAt,
 			&epID, &keyID, &u, &enabled, &secret, &old, &j.oldSecretUntil); err != nil {
 			return nil, fmt.Errorf("webhook: load claimed: %w", err)
 		}
 		j.token, j.leaseUntil = token, leaseUntil
-		j.created, j.eventAt = created.Time, eventAt.Time
+		j.created, j.eventAt, j.due = created.Time, eventAt.Time, due.Time
 		j.payload = []byte(payload)
 		j.endpointFound = epID.Valid
 		j.keyID, j.url, j.enabled, j.secret, j.oldSecret = keyID.String, u.String, enabled.Bool, secret.String, old.String
@@ -608,7 +754,20 @@ func (d *Dispatcher) load(ctx context.Context, ids []string, token string, lease
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("webhook: load claimed: %w", err)
 	}
+	roundRobin(jobs)
 	return jobs, nil
+}
+
+// roundRobin orders jobs as claim ranks them: by rank within the
+// organization, then by due time.
+func roundRobin(jobs []job) {
+	slices.SortStableFunc(jobs, func(a, b job) int { return a.due.Compare(b.due) })
+	rank := make(map[string]int, 8)
+	for i := range jobs {
+		rank[jobs[i].orgID]++
+		jobs[i].rank = rank[jobs[i].orgID]
+	}
+	slices.SortStableFunc(jobs, func(a, b job) int { return cmp.Compare(a.rank, b.rank) })
 }
 
 // backoff returns the delay after failed attempt n (from 1), with jitter.

@@ -57,6 +57,12 @@
 // is at least once: a dispatcher that dies mid-POST loses its lease and
 // another sends those deliveries again.
 //
+// Organizations are served fairly: claims go round-robin across
+// organizations (each one's oldest due delivery first), and a dispatcher
+// holds at most DispatcherOptions.OrganizationConcurrency deliveries of one
+// organization (half its workers by default), so one organization's
+// backlog or stalled receivers do not delay the others.
+//
 // # SSRF
 //
 // Targets must be https on port 443 or 80 (Options.AllowHTTP and

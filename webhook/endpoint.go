@@ -238,6 +238,17 @@ func (s *Service) create(ctx context.Context, orgID string, in EndpointInput, gr
 		keyID = in.KeyID
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// Count and insert under the organization's lock, so concurrent
+		// creates cannot both pass the quota: on PostgreSQL a
+		// transaction-scoped advisory lock on the organization (READ
+		// COMMITTED would otherwise let both counts miss the other's
+		// insert); SQLite's write transactions are already serialized
+		// (sqldb opens them IMMEDIATE).
+		if s.dialect == tenancy.Postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('gatehouse_webhook_endpoints'), hashtext($1))`, orgID); err != nil {
+				return err
+			}
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM gatehouse_webhook_endpoints WHERE organization_id = ?`), orgID).Scan(&n); err != nil {
 			return err

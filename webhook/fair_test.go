@@ -3,17 +3,19 @@ package webhook_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"gatehouse.dev/resource"
-	"gatehouse.dev/tenancy"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"gatehouse.dev"
 	"gatehouse.dev/internal/dbtest"
 	"gatehouse.dev/internal/uuid"
+	"gatehouse.dev/resource"
+	"gatehouse.dev/tenancy"
 	"gatehouse.dev/webhook"
 )
 
@@ -260,4 +262,170 @@ func TestLargeEventIsSentThin(t *testing.T) {
 	if !strings.Contains(body, `"thin":true,"data":{"id":"r1","resource_path":"/v1/leads/r1"}`) {
 		t.Fatalf("payload %s", body)
 	}
+}
+
+// stalledReceiver answers nothing until the client gives up (its Timeout)
+// or the test ends.
+func stalledReceiver(t *testing.T) *receiver {
+	stop := make(chan struct{})
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	})
+	t.Cleanup(func() { close(stop) }) // runs before the server closes
+	return rc
+}
+
+// stalledOrg gives org 10 endpoints at one stalled receiver and emits an
+// event, so org has 10 due deliveries none of which will answer.
+func stalledOrg(e *env, org string) *receiver {
+	rc := stalledReceiver(e.t)
+	for i := range 10 {
+		e.adminEndpoint(org, fmt.Sprintf("%s?n=%d", rc.URL(), i), "")
+	}
+	e.emit(org, 1)
+	return rc
+}
+
+// TestStalledOrganizationClaimsFirstRound: issue 13 found one queue for
+// all organizations, so one organization's stalled receivers could occupy
+// every worker. With org A's 10 stalled deliveries due before org B's,
+// the first claim of a batch smaller than A's backlog already takes B's
+// (round-robin by rank within the organization), and A gets at most
+// OrganizationConcurrency POSTs in flight.
+func TestStalledOrganizationClaimsFirstRound(t *testing.T) {
+	dbtest.Databases(t, func(t *testing.T, db dbtest.DB) {
+		e := newEnv(t, db, func(o *webhook.Options) { o.Logger = discard() })
+		orgA, orgB := uuid.New(), uuid.New()
+		rcA := stalledOrg(e, orgA)
+		rcB := newReceiver(t, nil)
+		e.adminEndpoint(orgB, rcB.URL(), "")
+		e.clock.Advance(time.Second) // B's deliveries are due after A's
+		e.emit(orgB, 3)
+		d := e.dispatcher(func(o *webhook.DispatcherOptions) {
+			o.Concurrency, o.Batch, o.Timeout = 4, 4, 500*time.Millisecond
+		})
+		n, err := d.Dispatch(context.Background())
+		if err != nil || n != 4 {
+			t.Fatalf("Dispatch handled %d, %v; want 4", n, err)
+		}
+		// Rank order: A1, B1, A2, B2.
+		if a, b := len(rcA.deliveries()), len(rcB.deliveries()); a != 2 || b != 2 {
+			t.Fatalf("first round: A %d, B %d POSTs; want 2 and 2", a, b)
+		}
+	})
+}
+
+// TestStalledOrganizationDoesNotDelayOthers: a running dispatcher (8
+// workers) with org A's 10 stalled receivers, due first, delivers all of
+// org B's events while A's POSTs are still waiting for their timeout.
+func TestStalledOrganizationDoesNotDelayOthers(t *testing.T) {
+	dbtest.Databases(t, func(t *testing.T, db dbtest.DB) {
+		e := newEnv(t, db, func(o *webhook.Options) { o.Logger = discard() })
+		orgA, orgB := uuid.New(), uuid.New()
+		stalledOrg(e, orgA)
+		rcB := newReceiver(t, nil)
+		e.adminEndpoint(orgB, rcB.URL(), "")
+		e.clock.Advance(time.Second)
+		e.emit(orgB, 3)
+		var mu sync.Mutex
+		var aEnded int
+		var bBeforeA = -1
+		d := e.dispatcher(func(o *webhook.DispatcherOptions) {
+			o.Concurrency, o.Timeout = 8, 2*time.Second
+			o.OnAttempt = func(_ context.Context, a webhook.Attempt) {
+				if a.OrganizationID != orgA {
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if aEnded == 0 {
+					bBeforeA = len(rcB.deliveries())
+				}
+				aEnded++
+			}
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = d.Run(ctx)
+		}()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			mu.Lock()
+			ended := aEnded
+			mu.Unlock()
+			if ended > 0 && len(rcB.deliveries()) == 3 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("A ended %d attempts, B got %d deliveries", ended, len(rcB.deliveries()))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		if bBeforeA != 3 {
+			t.Fatalf("B had %d of its 3 deliveries when A's first stalled POST ended", bBeforeA)
+		}
+		if st := d.Stats(); st.InFlight != 0 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+}
+
+// TestConcurrentCreatesKeepEndpointQuota: the quota is counted, then the
+// endpoint inserted; concurrent creates (30 at once, two keys) must not
+// both pass the count. Under READ COMMITTED on PostgreSQL they did before
+// creates took the organization's advisory lock.
+func TestConcurrentCreatesKeepEndpointQuota(t *testing.T) {
+	dbtest.Databases(t, func(t *testing.T, db dbtest.DB) {
+		e := newEnv(t, db, func(o *webhook.Options) { o.MaxEndpoints, o.MaxEndpointsPerKey = 5, 3 })
+		org := uuid.New()
+		rc := newReceiver(t, nil)
+		keys := []string{uuid.New(), uuid.New()}
+		const creates = 30
+		var wg sync.WaitGroup
+		errs := make(chan error, creates)
+		start := make(chan struct{})
+		for i := range creates {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, _, err := e.svc.CreateEndpoint(context.Background(), org, webhook.EndpointInput{
+					URL: fmt.Sprintf("%s?n=%d", rc.URL(), i), Events: []string{"lead.created"}, KeyID: keys[i%2],
+				})
+				errs <- err
+			}()
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		ok := 0
+		for err := range errs {
+			var ge *gatehouse.Error
+			switch {
+			case err == nil:
+				ok++
+			case errors.As(err, &ge) && (ge.Msg == webhook.MsgTooManyEndpoints || ge.Msg == webhook.MsgTooManyKeyEndpoints):
+			default:
+				t.Errorf("create: %v", err)
+			}
+		}
+		total := e.count(`SELECT COUNT(*) FROM gatehouse_webhook_endpoints WHERE organization_id = ?`, org)
+		if ok != 5 || total != 5 {
+			t.Fatalf("%d creates succeeded, %d endpoints; want 5 (the organization's quota)", ok, total)
+		}
+		for _, k := range keys {
+			if n := e.count(`SELECT COUNT(*) FROM gatehouse_webhook_endpoints WHERE key_id = ?`, k); n > 3 {
+				t.Fatalf("key %s owns %d endpoints; quota 3", k, n)
+			}
+		}
+	})
 }

@@ -24,5 +24,14 @@ func TestMigrateFromShippedSchema(t *testing.T) {
 		if v, err := tenancy.SchemaVersion(ctx, db.DB, db.Dialect, webhook.Component); err != nil || v != len(webhook.Migrations()) {
 			t.Fatalf("schema version %d, %v; want %d", v, err, len(webhook.Migrations()))
 		}
+		// Version 2: the index of the fair claim.
+		q := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'gatehouse_webhook_deliveries_org_due_idx'`
+		if db.Dialect == tenancy.Postgres {
+			q = `SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'gatehouse_webhook_deliveries_org_due_idx'`
+		}
+		var n int
+		if err := db.DB.QueryRowContext(ctx, q).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("fair-claim index: %d, %v", n, err)
+		}
 	})
 }

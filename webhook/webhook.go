@@ -312,10 +312,15 @@ const Component = "webhooks"
 // first, for [tenancy.MigrateVersions]. Version 1 creates
 // gatehouse_webhook_endpoints, gatehouse_webhook_events,
 // gatehouse_webhook_deliveries and gatehouse_webhook_attempts with their
-// indexes.
+// indexes; version 2 adds the index of pending deliveries by organization
+// and due time that the dispatcher's fair claim reads.
 func Migrations() []tenancy.Migration {
 	return []tenancy.Migration{
 		{Version: 1, Description: "webhook endpoints, events, deliveries, attempts", Statements: ddl},
+		{Version: 2, Description: "pending deliveries by organization and due time (fair claims)", Statements: func(tenancy.Dialect) []string {
+			return []string{`CREATE INDEX IF NOT EXISTS gatehouse_webhook_deliveries_org_due_idx
+	ON gatehouse_webhook_deliveries (organization_id, next_attempt_at) WHERE state = 'pending'`}
+		}},
 	}
 }
 
