@@ -31,7 +31,9 @@
 // Scopes are checked before execution: each field needing a scope the
 // caller lacks is one error with extensions {code: "FORBIDDEN",
 // required_scope} and null data at its path; the rest resolves. Each
-// query has a cost in points (see [Charge]): 1 per root field, first per
+// query has a cost in points, charged before it runs by [Charge] (see
+// [LimiterCharge] for a bucket of RateLimitPerMinute × 50 points a minute
+// per key on a rate limiter with AllowN): 1 per root field, first per
 // connection, 1 per record for each to-one reference under it, 10 per
 // mutation, 1 per introspection root field; aliases and fragments count
 // after expansion, @skip as if included. Queries deeper than

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"gatehouse.dev"
+	"gatehouse.dev/ratelimit"
 	"gatehouse.dev/resource"
 )
 
@@ -52,6 +54,8 @@ type Throttle struct {
 	// RetryAfter is how long until the cost would be allowed; zero when
 	// Allowed.
 	RetryAfter time.Duration
+	// ResetAfter is how long until the bucket is full again.
+	ResetAfter time.Duration
 }
 
 // Charge takes cost points from the bucket of the caller of ctx, before a
@@ -102,6 +106,8 @@ type Handler struct {
 	// changed once validated, so requests share it.
 	mu   sync.Mutex
 	docs map[string]*ast.QueryDocument
+	// buffers are response buffers reused across requests.
+	buffers sync.Pool
 }
 
 // maxCachedDocs bounds the document cache; a full cache drops an
@@ -168,6 +174,7 @@ func New(opts Options) (*Handler, error) {
 	if h.logger == nil {
 		h.logger = slog.Default()
 	}
+	h.buffers.New = func() any { b := make([]byte, 0, 32<<10); return &b }
 	if h.tokens <= 0 {
 		h.tokens = DefaultMaxTokens
 	}
@@ -268,13 +275,19 @@ type Response struct {
 	// member, and GraphQL-over-HTTP answers it 400 when the client
 	// accepts application/graphql-response+json.
 	RequestError bool
+	// Throttle is the points bucket after the charge; nil without
+	// Options.Charge. ServeHTTP writes it as RateLimit headers in points.
+	Throttle *Throttle
 }
 
 // MarshalJSON writes the response: data (omitted for request errors),
 // errors (omitted when empty), extensions.
-func (r *Response) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 16<<10)
+func (r *Response) MarshalJSON() ([]byte, error) { return r.appendJSON(nil) }
+
+// appendJSON appends the response's JSON to b.
+func (r *Response) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, '{')
+	start := len(b)
 	if len(r.Errors) > 0 {
 		e, err := json.Marshal(r.Errors)
 		if err != nil {
@@ -284,7 +297,7 @@ func (r *Response) MarshalJSON() ([]byte, error) {
 		b = append(b, e...)
 	}
 	if !r.RequestError {
-		if len(b) > 1 {
+		if len(b) > start {
 			b = append(b, ',')
 		}
 		b = append(b, `"data":`...)
@@ -298,7 +311,7 @@ func (r *Response) MarshalJSON() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(b) > 1 {
+		if len(b) > start {
 			b = append(b, ',')
 		}
 		b = append(b, `"extensions":`...)
@@ -357,6 +370,7 @@ func (h *Handler) Execute(ctx context.Context, req Request) (*Response, error) {
 		return a.reqErr, nil
 	}
 	cost := map[string]any{"requestedQueryCost": a.cost}
+	var throttle *Throttle
 	if h.charge != nil {
 		th, err := h.charge(ctx, a.cost)
 		if err != nil {
@@ -369,22 +383,39 @@ func (h *Handler) Execute(ctx context.Context, req Request) (*Response, error) {
 				r := requestError("MAX_COST_EXCEEDED", gqlerror.Errorf("the query costs %d points, more than the %d the key's bucket holds; ask for fewer records", a.cost, th.Maximum))
 				cost["actualQueryCost"] = 0
 				r.Extensions = map[string]any{"cost": cost}
+				r.Throttle = &th
 				return r, nil
 			}
-			secs := int((th.RetryAfter + time.Second - 1) / time.Second)
-			if secs < 1 {
-				secs = 1
-			}
-			return nil, gatehouse.NewError(http.StatusTooManyRequests, gatehouse.MsgRateLimited).
-				WithHeader("Retry-After", fmt.Sprint(secs)).
+			ge := gatehouse.NewError(http.StatusTooManyRequests, gatehouse.MsgRateLimited).
+				WithHeader("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(th.RetryAfter), 10)).
 				With("cost", cost)
+			for k, v := range throttleHeaders(th) {
+				ge = ge.WithHeader(k, v)
+			}
+			return nil, ge
 		}
+		throttle = &th
 	}
 	data := e.run(a.forbidden)
-	resp := &Response{Data: data, Errors: append(a.errs, e.errs...)}
+	resp := &Response{Data: data, Errors: append(a.errs, e.errs...), Throttle: throttle}
 	cost["actualQueryCost"] = e.actual
 	resp.Extensions = map[string]any{"cost": cost}
 	return resp, nil
+}
+
+// throttleHeaders are the RateLimit headers of a points bucket: the
+// IETF draft's RateLimit-Policy and RateLimit, and X-RateLimit-Limit,
+// and -Remaining, all in points (RateLimit's t= is the seconds until
+// the bucket is full).
+func throttleHeaders(th Throttle) map[string]string {
+	reset := strconv.FormatInt(int64((th.ResetAfter+time.Second-1)/time.Second), 10)
+	remaining := strconv.Itoa(max(th.Available, 0))
+	return map[string]string{
+		"RateLimit-Policy":      ratelimit.PolicyHeader(ratelimit.Limit{Rate: th.Maximum, Burst: th.Maximum, Period: time.Minute}),
+		"RateLimit":             `"default";r=` + remaining + ";t=" + reset,
+		"X-RateLimit-Limit":     strconv.Itoa(th.Maximum),
+		"X-RateLimit-Remaining": remaining,
+	}
 }
 
 // pickOperation returns the operation to run.

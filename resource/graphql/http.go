@@ -84,18 +84,35 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusBadRequest
 		}
 	}
-	b, err := resp.MarshalJSON()
+	buf := h.buffers.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxPooledBuffer {
+			h.buffers.Put(buf)
+		}
+	}()
+	b, err := resp.appendJSON((*buf)[:0])
 	if err != nil {
 		gatehouse.WriteError(w, r, h.logger, err)
 		return
 	}
+	*buf = b
 	hd := w.Header()
+	if resp.Throttle != nil {
+		for k, v := range throttleHeaders(*resp.Throttle) {
+			hd.Set(k, v)
+		}
+	}
 	hd.Set("Content-Type", ct)
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	b = append(b, '\n')
+	*buf = b
+	_, _ = w.Write(b)
 }
+
+// maxPooledBuffer bounds the response buffers kept for reuse.
+const maxPooledBuffer = 1 << 20
 
 // decodeRequest decodes the JSON body: an object with query (a string),
 // variables (an object or null) and operationName (a string or null).

@@ -134,7 +134,7 @@ func newEnv(t testing.TB, db dbtest.DB, opts graphql.Options) *env {
 func callerCtx(org string, scopes []string) context.Context {
 	set, _ := scope.ParseSet(scopes)
 	ctx := gatehouse.NewRequestContext(context.Background(), "req-"+uuid.New())
-	return gatehouse.NewCallerContext(ctx, gatehouse.Caller{OrgID: org, Scopes: set.Sorted(), RateLimitPerMinute: 60})
+	return gatehouse.NewCallerContext(ctx, gatehouse.Caller{KeyID: "key-" + uuid.New(), PublicID: "pub", OrgID: org, Scopes: set.Sorted(), RateLimitPerMinute: 60})
 }
 
 // create creates a record through the data API and returns its REST id.
