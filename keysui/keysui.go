@@ -206,6 +206,17 @@ func (h *Handler) Visible(ctx context.Context, orgID string) (bool, error) {
 	return h.opts.Admin.Orgs().APIEnabled(ctx, orgID)
 }
 
+// VisibleTo is [Handler.Visible] for the organization of the request's
+// viewer (Options.Viewer): false without one, and on an error.
+func (h *Handler) VisibleTo(r *http.Request) bool {
+	org, _, ok := h.opts.Viewer(r)
+	if !ok || org == "" {
+		return false
+	}
+	on, err := h.Visible(r.Context(), org)
+	return err == nil && on
+}
+
 // Path returns the URL of the page made of parts under the prefix
 // (Path() is the list), for templates and the host's menu.
 func (h *Handler) Path(parts ...string) string {

@@ -447,3 +447,25 @@ func TestNewValidates(t *testing.T) {
 		t.Error("empty options accepted")
 	}
 }
+
+// TestVisibleTo: the tab shows for a viewer whose organization's API is
+// on, not without a viewer nor while the module is off.
+func TestVisibleTo(t *testing.T) {
+	e := newEnv(t, nil)
+	r := httptest.NewRequest("GET", "/anything", nil)
+	if !e.h.VisibleTo(r) {
+		t.Error("hidden for a viewer whose API is on")
+	}
+	if _, err := e.store.SetAPIEnabled(t.Context(), e.org, false, e.now); err != nil {
+		t.Fatal(err)
+	}
+	if e.h.VisibleTo(r) {
+		t.Error("shown while the module is off")
+	}
+	e.mu.Lock()
+	e.viewer = ""
+	e.mu.Unlock()
+	if e.h.VisibleTo(r) {
+		t.Error("shown without a viewer")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -174,7 +175,8 @@ func (s *Stack) Run(ctx context.Context) error {
 }
 
 // Close closes the database and Redis client the stack opened from
-// Options.DatabaseURL and Options.RedisURL (never those it was given).
+// Options.DatabaseURL and Options.RedisURL (never those it was given), and
+// removes the throwaway database of development mode.
 // Call it after [Stack.Run] returned.
 func (s *Stack) Close() error {
 	var err error
@@ -185,6 +187,10 @@ func (s *Stack) Close() error {
 	if s.ownDB && s.db != nil {
 		err = errors.Join(err, s.db.Close())
 		s.ownDB = false
+	}
+	if s.tmpDir != "" {
+		err = errors.Join(err, os.RemoveAll(s.tmpDir))
+		s.tmpDir = ""
 	}
 	return err
 }

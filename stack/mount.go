@@ -79,17 +79,35 @@ func (s *Stack) Actions(o openapi.ActionsOptions) (http.Handler, error) {
 	return gatehouse.RequestID(h), nil
 }
 
+// DemoLoginPath is where [Stack.KeysPage] serves the demo login.
+const DemoLoginPath = "/demo-login"
+
 // KeysPage builds the API keys page (package keysui) on the admin API and
 // serves it under o.Prefix with [Stack.Handle]. Admin, Logger and Now are
 // set by the stack; nil Tokens means keysui.SQLTokens in the stack's
 // database (migrated here). o.Prefix is required. It needs the admin API
 // (Options.AdminToken).
+//
+// o.Viewer is the host's session. For development and demos it may be
+// nil: keysui's demo login then stands in, at [DemoLoginPath] with the
+// cookie "<KeyPrefix>_session"; its sessions come only from the
+// single-use links [Stack.DemoLogin] makes, which the host prints
+// ([Stack.PrintDemo] does).
 func (s *Stack) KeysPage(ctx context.Context, o keysui.Options) (*keysui.Handler, error) {
 	if s.adminAPI == nil {
 		return nil, errors.New("stack: KeysPage needs the admin API (Options.AdminToken)")
 	}
 	if o.Prefix == "" {
 		return nil, errors.New("stack: KeysPage: keysui.Options.Prefix is required")
+	}
+	prefix := strings.TrimSuffix(o.Prefix, "/")
+	if o.Viewer == nil {
+		login, err := keysui.NewDemoLogin(keysui.DemoLoginOptions{Path: DemoLoginPath, Redirect: prefix + "/", Cookie: s.opts.KeyPrefix + "_session", Now: s.now})
+		if err != nil {
+			return nil, err
+		}
+		s.Handle(DemoLoginPath, login)
+		s.demoLogin, s.keysPrefix, o.Viewer = login, prefix, login.Viewer
 	}
 	if o.Tokens == nil {
 		tokens, err := keysui.NewSQLTokens(s.db, s.dialect)
@@ -106,9 +124,12 @@ func (s *Stack) KeysPage(ctx context.Context, o keysui.Options) (*keysui.Handler
 	if err != nil {
 		return nil, err
 	}
-	s.Handle(strings.TrimSuffix(o.Prefix, "/")+"/", page)
+	s.Handle(prefix+"/", page)
 	return page, nil
 }
+
+// DemoLogin returns the demo login of [Stack.KeysPage], or nil.
+func (s *Stack) DemoLogin() *keysui.DemoLogin { return s.demoLogin }
 
 // Listen opens the listeners of [Stack.Serve]: one on addr serving
 // [Stack.Handler], or, when adminAddr is set, [Stack.Public] on addr and
@@ -147,14 +168,18 @@ type Demo struct {
 	Database string
 	// Key is the demo key of [Stack.DemoKey].
 	Key auth.RawKey
+	// OrgID is the demo organization: with the demo login of
+	// [Stack.KeysPage], a login link to its keys page is printed.
+	OrgID string
 	// Notes are printed after the rest, each after an empty line.
 	Notes []string
 }
 
 // PrintDemo prints what a development server shows at startup: the API's
 // address, the demo key (once), a curl command listing the first
-// resource, and the admin API's address and token, then d.Notes. It
-// prints secrets: for development only.
+// resource, the admin API's address and token, a login link to the keys
+// page (with the demo login and d.OrgID), then d.Notes. It prints
+// secrets: for development only.
 func (s *Stack) PrintDemo(w io.Writer, d Demo) error {
 	if len(d.Listeners) == 0 {
 		return errors.New("stack: PrintDemo needs the listeners")
@@ -169,6 +194,9 @@ func (s *Stack) PrintDemo(w io.Writer, d Demo) error {
 	}
 	if s.adminAPI != nil {
 		fmt.Fprintf(&b, "Admin API on http://%s%s with:\n  Authorization: Bearer %s\n", adm, s.opts.AdminPrefix, s.opts.AdminToken)
+	}
+	if s.demoLogin != nil && d.OrgID != "" {
+		fmt.Fprintf(&b, "\nAPI keys page on http://%s%s/ — log in once with (single use, valid 10 minutes):\n  http://%s%s\n", api, s.keysPrefix, api, s.demoLogin.Link(d.OrgID))
 	}
 	for _, n := range d.Notes {
 		fmt.Fprintf(&b, "\n%s\n", n)

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -145,5 +147,35 @@ func TestDevelopmentDemo(t *testing.T) {
 	}
 	if s.MeteredLimiter() == nil || s.MeteredLimiter() == s.Limiter() {
 		t.Error("MeteredLimiter is not the instrumented limiter")
+	}
+}
+
+// TestDevelopmentThrowawayDatabase: development mode without a database
+// runs on a temporary SQLite file that Close removes.
+func TestDevelopmentThrowawayDatabase(t *testing.T) {
+	t.Parallel()
+	o := stack.Options{Resources: notes, KeyPrefix: "acme", CreateTables: true, Logger: slog.New(slog.DiscardHandler)}
+	if _, err := stack.New(context.Background(), o); err == nil || !strings.Contains(err.Error(), "Options.DB") {
+		t.Fatalf("New without a database outside development: %v", err)
+	}
+	o.Development = true
+	s, err := stack.New(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, _ := s.DB()
+	var seq int
+	var name, file string
+	if err := db.QueryRow("PRAGMA database_list").Scan(&seq, &name, &file); err != nil || file == "" {
+		t.Fatalf("database_list: %q %v", file, err)
+	}
+	if _, err := os.Stat(file); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Dir(file)); !os.IsNotExist(err) {
+		t.Errorf("the throwaway database's directory outlived Close: %v", err)
 	}
 }

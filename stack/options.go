@@ -31,7 +31,9 @@ const (
 type Options struct {
 	// DB holds the resources' tables and gatehouse's own (keys,
 	// organizations, idempotency, audit, webhooks). Required unless
-	// DatabaseURL is set. The stack never closes a DB it was given.
+	// DatabaseURL is set or in Development mode, which then uses a
+	// throwaway SQLite file (removed by Stack.Close; for example to print
+	// the OpenAPI document). The stack never closes a DB it was given.
 	DB *sql.DB
 	// Dialect of DB; zero means detected from its driver.
 	Dialect tenancy.Dialect

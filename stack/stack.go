@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -29,6 +31,7 @@ import (
 	"gatehouse.dev/auth/sqlstore"
 	"gatehouse.dev/idempotency"
 	"gatehouse.dev/idempotency/sqlidem"
+	"gatehouse.dev/keysui"
 	"gatehouse.dev/ratelimit"
 	"gatehouse.dev/ratelimit/redislimit"
 	"gatehouse.dev/resource"
@@ -50,6 +53,7 @@ type Stack struct {
 	db      *sql.DB
 	dialect tenancy.Dialect
 	ownDB   bool
+	tmpDir  string // the development database's directory, removed by Close
 	redis   redis.UniversalClient
 	ownRed  bool
 	keyring *gatehouse.Keyring
@@ -78,6 +82,9 @@ type Stack struct {
 	health  http.Handler
 	runners []func(context.Context) error
 	mounts  []mount // Handle
+
+	demoLogin  *keysui.DemoLogin // KeysPage in development mode
+	keysPrefix string
 
 	mu        sync.Mutex
 	doc       *openapi.Document
@@ -137,7 +144,7 @@ func New(ctx context.Context, opts Options) (_ *Stack, err error) {
 
 func (s *Stack) checkOptions() error {
 	o := &s.opts
-	if o.DB == nil && o.DatabaseURL == "" {
+	if o.DB == nil && o.DatabaseURL == "" && !o.Development {
 		return errors.New("stack: Options.DB or Options.DatabaseURL is required")
 	}
 	if o.KeyPrefix == "" {
@@ -190,6 +197,13 @@ func (s *Stack) checkOptions() error {
 func (s *Stack) openBackends() error {
 	o := s.opts
 	s.db, s.dialect = o.DB, o.Dialect
+	if s.db == nil && o.DatabaseURL == "" { // development mode: a throwaway database
+		dir, err := os.MkdirTemp("", "gatehouse-dev-")
+		if err != nil {
+			return fmt.Errorf("stack: temporary database: %w", err)
+		}
+		s.tmpDir, o.DatabaseURL = dir, filepath.Join(dir, "dev.db")
+	}
 	if s.db == nil {
 		db, d, err := sqldb.OpenWith(o.DatabaseURL, sqldb.Options{WrapConnector: s.tel.Connector})
 		if err != nil {

@@ -26,10 +26,13 @@ import (
 
 const testAdminToken = "test-admin-token-0123456789abcdefghijklmnopqrstuvwxyz"
 
+// testPublicURL is the Actions document's servers URL in the tests.
+const testPublicURL = "https://127.0.0.1:8080"
+
 // api is the example's own handler with helpers to call it.
 type api struct {
 	t       testing.TB
-	app     *app
+	app     *stack.Stack
 	h       http.Handler
 	logs    *syncBuffer
 	path    string // SQLite file, if any
@@ -69,7 +72,7 @@ func newAPIWith(t testing.TB, cfg stack.Options) *api {
 	if cfg.Keyring == nil {
 		cfg.Keyring = testKeyring(t)
 	}
-	a, err := newApp(context.Background(), cfg, "")
+	a, err := newApp(context.Background(), cfg, testPublicURL)
 	if err != nil {
 		t.Fatal(err)
 	}

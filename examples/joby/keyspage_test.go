@@ -26,7 +26,7 @@ func TestKeysPageMount(t *testing.T) {
 	if rec := get(keysPath + "/"); rec.Code != 404 {
 		t.Fatalf("page without a session: %d", rec.Code)
 	}
-	link := a.app.sessions.Link(org)
+	link := a.app.DemoLogin().Link(org)
 	rec := get(link)
 	cookies := rec.Result().Cookies()
 	if rec.Code != 303 || rec.Header().Get("Location") != keysPath+"/" || len(cookies) != 1 || !cookies[0].HttpOnly {

@@ -51,7 +51,7 @@ var goldenFiles = map[string]string{
 // same bytes are served at /v1/openapi.json and printed by -openapi.
 func TestOpenAPIGolden(t *testing.T) {
 	t.Parallel()
-	s, err := newApp(context.Background(), stack.Options{DatabaseURL: filepath.Join(t.TempDir(), "joby.db"), Keyring: testKeyring(t), Logger: slog.New(slog.DiscardHandler)}, "")
+	s, err := newApp(context.Background(), stack.Options{DatabaseURL: filepath.Join(t.TempDir(), "joby.db"), Keyring: testKeyring(t), Logger: slog.New(slog.DiscardHandler)}, testPublicURL)
 	if err != nil {
 		t.Fatal(err)
 	}

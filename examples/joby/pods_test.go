@@ -26,7 +26,7 @@ import (
 type pods struct {
 	t    *testing.T
 	urls []string
-	apps []*app
+	apps []*stack.Stack
 }
 
 func startPods(t *testing.T, n int) *pods {
@@ -51,7 +51,7 @@ func startPodsWith(t *testing.T, n int, base stack.Options) *pods {
 	for i := range n {
 		cfg := base
 		cfg.DatabaseURL, cfg.AdminToken, cfg.Keyring = dbURL, testAdminToken, keyring
-		a, err := newApp(context.Background(), cfg, "")
+		a, err := newApp(context.Background(), cfg, testPublicURL)
 		if err != nil {
 			t.Fatalf("pod %d: %v", i, err)
 		}

@@ -34,12 +34,8 @@ func resources() []resource.Resource {
 			Fields: fields(
 				[]resource.Field{{Name: "lead_number", Type: resource.Integer, Sequence: true, SequenceGaps: true}},
 				contact(), address(),
-				[]resource.Field{
-					str("status"), str("sub_status"), str("job_type"), str("ad_source"),
-					{Name: "scheduled_at", Type: resource.DateTime},
-					{Name: "client_id", Type: resource.UUID, References: "clients"},
-					text("notes"),
-				}),
+				[]resource.Field{str("status"), str("sub_status"), str("job_type"), str("ad_source"),
+					{Name: "scheduled_at", Type: resource.DateTime}, {Name: "client_id", Type: resource.UUID, References: "clients"}, text("notes")}),
 			Filters: []string{"id", "lead_number", "status", "phone", "email", "client_id"},
 			// status=… lists read their page from an index of their own.
 			IndexedFilters: []string{"status"},
@@ -57,14 +53,9 @@ func resources() []resource.Resource {
 		{
 			Name: "appointments", Singular: "appointment",
 			Fields: fields(contact(), []resource.Field{
-				{Name: "appointment_date", Type: resource.Date, Required: true},
-				{Name: "appointment_time", Type: resource.Time},
-				{Name: "end_time", Type: resource.Time},
-				str("status"),
-				{Name: "lead_id", Type: resource.UUID, References: "leads"},
-				{Name: "job_type_id", Type: resource.UUID, References: "job_types"},
-				{Name: "custom_fields", Type: resource.JSONObject},
-				text("notes"),
+				{Name: "appointment_date", Type: resource.Date, Required: true}, {Name: "appointment_time", Type: resource.Time}, {Name: "end_time", Type: resource.Time},
+				str("status"), {Name: "lead_id", Type: resource.UUID, References: "leads"}, {Name: "job_type_id", Type: resource.UUID, References: "job_types"},
+				{Name: "custom_fields", Type: resource.JSONObject}, text("notes"),
 			}),
 			Filters: []string{"id", "status", "phone", "email", "lead_id", "job_type_id"},
 			Search:  []string{"first_name", "last_name", "phone", "email"},
@@ -72,13 +63,9 @@ func resources() []resource.Resource {
 		{
 			Name: "tasks", Singular: "task",
 			Fields: []resource.Field{
-				{Name: "title", Type: resource.String, Required: true},
-				text("description"),
-				str("status"), str("priority"),
-				{Name: "due_at", Type: resource.DateTime},
-				{Name: "assigned_to_email", Type: resource.Email},
-				{Name: "lead_id", Type: resource.UUID, References: "leads"},
-				{Name: "client_id", Type: resource.UUID, References: "clients"},
+				{Name: "title", Type: resource.String, Required: true}, text("description"), str("status"), str("priority"),
+				{Name: "due_at", Type: resource.DateTime}, {Name: "assigned_to_email", Type: resource.Email},
+				{Name: "lead_id", Type: resource.UUID, References: "leads"}, {Name: "client_id", Type: resource.UUID, References: "clients"},
 			},
 			Filters: []string{"id", "status", "priority", "assigned_to_email", "lead_id", "client_id"},
 			Search:  []string{"title", "description"},
