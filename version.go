@@ -36,6 +36,7 @@ type Versioner struct {
 	header    string
 	current   string
 	supported []string
+	boxed     []any // supported[i] as an interface value, made once
 	bad       *Error
 }
 
@@ -71,6 +72,10 @@ func NewVersioner(opts VersionOptions) (*Versioner, error) {
 		return nil, errors.New("gatehouse: VersionOptions.Supported must contain Current")
 	}
 	v.bad = NewError(http.StatusBadRequest, MsgUnsupportedVersion).With("supported", slices.Clone(v.supported))
+	v.boxed = make([]any, len(v.supported))
+	for i, s := range v.supported {
+		v.boxed[i] = s
+	}
 	return v, nil
 }
 
@@ -112,22 +117,32 @@ func (v *Versioner) Supported() []string { return slices.Clone(v.supported) }
 // configured). ok is false when a value is not supported or two values
 // differ.
 func (v *Versioner) Resolve(vals []string) (version string, ok bool) {
-	version = ""
+	i := v.resolve(vals)
+	if i < 0 {
+		return "", false
+	}
+	return v.supported[i], true
+}
+
+// resolve is [Versioner.Resolve] answering the index of the version in
+// v.supported, or -1.
+func (v *Versioner) resolve(vals []string) int {
+	found := -1
 	for _, raw := range vals {
 		s := strings.TrimSpace(raw)
 		if s == "" {
 			continue
 		}
 		i := slices.IndexFunc(v.supported, func(o string) bool { return strings.EqualFold(o, s) })
-		if i < 0 || version != "" && version != v.supported[i] {
-			return "", false
+		if i < 0 || found >= 0 && found != i {
+			return -1
 		}
-		version = v.supported[i]
+		found = i
 	}
-	if version == "" {
-		return v.current, true
+	if found < 0 {
+		return slices.Index(v.supported, v.current)
 	}
-	return version, true
+	return found
 }
 
 // Wrap returns next behind the version check. It sets the header to the
@@ -140,15 +155,33 @@ func (v *Versioner) Resolve(vals []string) (version string, ok bool) {
 func (v *Versioner) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Add("Vary", v.header)
-		version, ok := v.Resolve(r.Header.Values(v.header))
-		if !ok {
+		// Directly inside RequestID (the request's context is its state),
+		// the version and the header values go into the state: no
+		// context, request copy or header slice of their own.
+		st, inState := r.Context().(*requestState)
+		if _, vary := h["Vary"]; inState && !vary && st.hdr[1] == "" {
+			st.hdr[1] = v.header
+			h["Vary"] = st.hdr[1:2:2]
+		} else {
+			h.Add("Vary", v.header)
+		}
+		i := v.resolve(r.Header.Values(v.header))
+		if i < 0 {
 			h.Set(v.header, v.current)
 			WriteError(w, r, nil, v.bad)
 			return
 		}
-		h.Set(v.header, version)
-		next.ServeHTTP(w, r.WithContext(NewVersionContext(r.Context(), version)))
+		if inState && st.hdr[2] == "" {
+			st.hdr[2] = v.supported[i]
+			h[v.header] = st.hdr[2:3:3]
+			st.mu.Lock()
+			st.version = v.boxed[i]
+			st.mu.Unlock()
+			next.ServeHTTP(w, r)
+			return
+		}
+		h.Set(v.header, v.supported[i])
+		next.ServeHTTP(w, r.WithContext(NewVersionContext(r.Context(), v.supported[i])))
 	})
 }
 

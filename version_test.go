@@ -1,6 +1,7 @@
 package gatehouse_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -151,3 +152,85 @@ func ExampleVersioner() {
 	// 200 v1 {"served":"v1"}
 	// 400 v1 {"error":"Unsupported API version","request_id":"","supported":["v1"]}
 }
+
+// TestVersionerPaths checks that the Versioner answers the same whether it
+// records into RequestID's state (directly inside RequestID) or makes a
+// context of its own (without RequestID, behind another context, behind a
+// Vary already set, or nested in a second Versioner), and that inside
+// RequestID it adds no allocation.
+func TestVersionerPaths(t *testing.T) {
+	v1, err := gatehouse.NewVersioner(gatehouse.VersionOptions{Header: "Joby-Version", Current: "v1", Supported: []string{"v1", "v2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := gatehouse.NewVersioner(gatehouse.VersionOptions{Header: "Other-Version", Current: "b", Supported: []string{"a", "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served, derived string
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served, _ = gatehouse.VersionFromContext(r.Context())
+		ctx, cancel := context.WithCancel(r.Context())
+		derived, _ = gatehouse.VersionFromContext(ctx)
+		cancel()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	withValue := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), otherKey{}, 1)))
+		})
+	}
+	vary := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Vary", "Origin")
+			next.ServeHTTP(w, r)
+		})
+	}
+	for _, tc := range []struct {
+		name      string
+		h         http.Handler
+		vary      string
+		served    string
+		other     string // Other-Version header
+		outerSeen bool   // the outer Versioner's header is Joby-Version
+	}{
+		{"state", gatehouse.RequestID(v1.Wrap(inner)), "Joby-Version", "v2", "", true},
+		{"no RequestID", v1.Wrap(inner), "Joby-Version", "v2", "", true},
+		{"behind a context", gatehouse.RequestID(withValue(v1.Wrap(inner))), "Joby-Version", "v2", "", true},
+		{"behind Vary", gatehouse.RequestID(vary(v1.Wrap(inner))), "Origin, Joby-Version", "v2", "", true},
+		{"nested", gatehouse.RequestID(v1.Wrap(v2.Wrap(inner))), "Joby-Version, Other-Version", "b", "b", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			served, derived = "", ""
+			req := httptest.NewRequest("GET", "/", nil)
+			req.Header.Set("Joby-Version", "V2")
+			rec := httptest.NewRecorder()
+			tc.h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusNoContent || served != tc.served || derived != tc.served {
+				t.Fatalf("%d, served %q, derived context %q; want %q", rec.Code, served, derived, tc.served)
+			}
+			if got := strings.Join(rec.Header().Values("Vary"), ", "); got != tc.vary {
+				t.Errorf("Vary %q, want %q", got, tc.vary)
+			}
+			if got := rec.Header().Get("Joby-Version"); got != "v2" {
+				t.Errorf("Joby-Version %q, want v2", got)
+			}
+			if got := rec.Header().Get("Other-Version"); got != tc.other {
+				t.Errorf("Other-Version %q, want %q", got, tc.other)
+			}
+		})
+	}
+	if raceEnabled {
+		return
+	}
+	req := httptest.NewRequest("GET", "/", nil)
+	w := &discardWriter{h: http.Header{}}
+	hAlone, hWith := gatehouse.RequestID(noop), gatehouse.RequestID(v1.Wrap(noop))
+	alone := testing.AllocsPerRun(100, func() { clear(w.h); hAlone.ServeHTTP(w, req) })
+	with := testing.AllocsPerRun(100, func() { clear(w.h); hWith.ServeHTTP(w, req) })
+	if with != alone {
+		t.Errorf("RequestID and the Versioner: %v allocations, RequestID alone %v", with, alone)
+	}
+}
+
+var noop = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
