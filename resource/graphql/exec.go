@@ -333,6 +333,22 @@ type pendingRef struct {
 	path   *pathNode
 }
 
+// rootFields returns the names of the operation's root fields, fragments
+// expanded, @skip/@include ignored, without repeats.
+func (e *executor) rootFields() []string {
+	root := e.h.m.schema.Query
+	if e.op.Operation == ast.Mutation {
+		root = e.h.m.schema.Mutation
+	}
+	var out []string
+	for _, g := range e.collect(root, []ast.SelectionSet{e.op.SelectionSet}, false) {
+		if !slices.Contains(out, g.name) {
+			out = append(out, g.name)
+		}
+	}
+	return out
+}
+
 // run executes the operation and returns its data.
 func (e *executor) run(forbidden map[*ast.Field]bool) any {
 	e.forbidden = forbidden

@@ -85,6 +85,15 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies; zero means
 	// gatehouse.DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Route, when set, is recorded as the request's route pattern
+	// (gatehouse.SetRoute) for the audit log and metrics, e.g.
+	// "/v1/graphql".
+	Route string
+	// RootFields, when set, receives the names of the root fields of each
+	// operation about to run (schema field names, never aliases or other
+	// client-chosen text; in document order, without repeats), e.g. for
+	// the audit log.
+	RootFields func(ctx context.Context, names []string)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -96,6 +105,8 @@ type Handler struct {
 	m       *model
 	rules   *rules.Rules
 	charge  Charge
+	route   string
+	fields  func(ctx context.Context, names []string)
 	logger  *slog.Logger
 	tokens  int
 	depth   int
@@ -164,6 +175,8 @@ func New(opts Options) (*Handler, error) {
 		m:       m,
 		rules:   validationRules(),
 		charge:  opts.Charge,
+		route:   opts.Route,
+		fields:  opts.RootFields,
 		logger:  opts.Logger,
 		tokens:  opts.MaxTokens,
 		depth:   opts.MaxDepth,
@@ -365,6 +378,9 @@ func (h *Handler) Execute(ctx context.Context, req Request) (*Response, error) {
 		return requestError("BAD_USER_INPUT", verr), nil
 	}
 	e := &executor{h: h, ctx: ctx, doc: doc, op: op, vars: vars}
+	if h.fields != nil {
+		h.fields(ctx, e.rootFields())
+	}
 	a := e.analyze()
 	if a.reqErr != nil {
 		return a.reqErr, nil

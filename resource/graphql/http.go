@@ -42,6 +42,9 @@ const (
 // otherwise), application/json with 200 otherwise. A query the caller's
 // points bucket cannot pay now is 429 with Retry-After.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.route != "" {
+		gatehouse.SetRoute(r.Context(), h.route)
+	}
 	if r.Method != http.MethodPost {
 		gatehouse.WriteError(w, r, h.logger, gatehouse.NewError(http.StatusMethodNotAllowed, gatehouse.MsgMethodNotAllowed).WithHeader("Allow", http.MethodPost))
 		return

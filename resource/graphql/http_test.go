@@ -1,8 +1,10 @@
 package graphql_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"gatehouse.dev"
@@ -92,5 +94,32 @@ func TestHTTP(t *testing.T) {
 	r = e.post(org, e.all, `{ leads(after: "bm9wZQ") { nodes { id } } }`, nil)
 	if get(r.Data, "leads") != nil || len(r.Errors) != 1 || r.Errors[0]["message"] != "Invalid cursor" {
 		t.Errorf("bad cursor: %s", r.Raw)
+	}
+}
+
+// TestRouteAndRootFields: the route is recorded for the audit log and the
+// root field names (never aliases) reach Options.RootFields.
+func TestRouteAndRootFields(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var got [][]string
+	e := newEnv(t, dbtest.DB{Name: "sqlite", DB: dbtest.SQLite(t), Dialect: tenancy.SQLite}, graphql.Options{
+		Route: "/v1/graphql",
+		RootFields: func(_ context.Context, names []string) {
+			mu.Lock()
+			got = append(got, names)
+			mu.Unlock()
+		},
+	})
+	ctx := callerCtx(uuid.New(), e.all)
+	r := e.raw(ctx, http.MethodPost, `{"query":"{ mine: leads(first: 1) { nodes { id } } ...F c: clients { nodes { id } } } fragment F on Query { leads { nodes { id } } __typename }"}`, map[string]string{"Content-Type": "application/json"})
+	if r.Code != http.StatusOK || gatehouse.RouteFromContext(ctx) != "/v1/graphql" {
+		t.Fatalf("%d %s, route %q", r.Code, r.Raw, gatehouse.RouteFromContext(ctx))
+	}
+	e.raw(ctx, http.MethodPost, `{"query":"{ nope }"}`, map[string]string{"Content-Type": "application/json"})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || strings.Join(got[0], ",") != "leads,__typename,clients" {
+		t.Errorf("root fields %v", got)
 	}
 }
