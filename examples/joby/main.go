@@ -65,6 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	demo := fs.Bool("demo", false, "development mode: demo organization and API key, generated admin token and keyring")
 	printOpenAPI := fs.Bool("openapi", false, "print the OpenAPI document and exit")
 	openAPIVersion := fs.String("openapi-version", "3.1", "OpenAPI version of -openapi: 3.1 or 3.0 (3.0.3)")
+	printSDL := fs.Bool("graphql-sdl", false, "print the GraphQL schema (SDL) and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger := slog.New(telemetry.LogHandler(slog.NewTextHandler(stderr, nil)))
 	o := stack.Options{DatabaseURL: *dbURL, RedisURL: *redisURL, AdminToken: getenv("ADMIN_TOKEN"), Development: *demo,
 		Limiter: redislimit.Options{Replicas: replicas}, ClientIP: gatehouse.ClientIP{TrustedProxies: proxies}, Logger: logger}
-	if *printOpenAPI {
+	if *printOpenAPI || *printSDL {
 		o = stack.Options{Development: true, Logger: slog.New(slog.DiscardHandler)} // on a throwaway database
 	} else if v := getenv("GATEHOUSE_SECRET_KEYS"); v != "" {
 		if o.Keyring, err = gatehouse.ParseKeyring(v); err != nil {
@@ -103,6 +104,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer s.Close()
+	if *printSDL {
+		return printGraphQLSDL(stdout, s)
+	}
 	if *printOpenAPI {
 		b, err := s.OpenAPI().JSON(*openAPIVersion)
 		if err == nil {
@@ -173,13 +177,17 @@ var settingsChrome = template.Must(template.New("").Parse(`<!doctype html>
 <main class="keysui">{{.Page.Body}}</main></body></html>`))
 
 // mount serves the MCP server (each tool call limited and audited as one
-// request), the Actions document and the keys page behind the demo login.
+// request), GraphQL, the Actions document and the keys page behind the
+// demo login.
 func mount(ctx context.Context, s *stack.Stack, o stack.Options, publicURL string) error {
 	agents, err := mcp.New(mcp.Options{Registry: s.Registry(), Keys: s.KeyCache(), Limiter: s.MeteredLimiter(), Audit: s.AuditSink(), ClientIP: o.ClientIP, Logger: o.Logger, Now: o.Now})
 	if err != nil {
 		return err
 	}
 	s.Handle("/mcp", s.Authenticate(agents))
+	if err := mountGraphQL(s, o); err != nil {
+		return err
+	}
 	actions, err := s.Actions(openapi.ActionsOptions{BaseURL: publicURL})
 	if err != nil {
 		return err
