@@ -166,41 +166,60 @@ type Demo struct {
 	// Database names the database (a file path; never a URL with a
 	// password).
 	Database string
-	// Key is the demo key of [Stack.DemoKey].
-	Key auth.RawKey
-	// OrgID is the demo organization: with the demo login of
-	// [Stack.KeysPage], a login link to its keys page is printed.
-	OrgID string
-	// Notes are printed after the rest, each after an empty line.
-	Notes []string
+	// OrgID is the demo organization, created named OrgName (default
+	// "Demo Organization") if missing; its key is named KeyName (default
+	// "Demo key"). Required.
+	OrgID, OrgName, KeyName string
+	// Notes returns further paragraphs, printed after the rest, each after
+	// an empty line, given the API's address (host:port) and the key.
+	Notes func(addr string, key auth.RawKey) []string
 }
 
-// PrintDemo prints what a development server shows at startup: the API's
-// address, the demo key (once), a curl command listing the first
-// resource, the admin API's address and token, a login link to the keys
-// page (with the demo login and d.OrgID), then d.Notes. It prints
-// secrets: for development only.
-func (s *Stack) PrintDemo(w io.Writer, d Demo) error {
-	if len(d.Listeners) == 0 {
-		return errors.New("stack: PrintDemo needs the listeners")
+// PrintDemo issues a key for the demo organization ([Stack.DemoKey]) and
+// prints what a development server shows at startup: the API's address,
+// the key (once), a curl command listing the first resource, the admin
+// API's address and token, a login link to the keys page (with the demo
+// login of [Stack.KeysPage]), then d.Notes. It prints secrets: for
+// development only. On an error it closes the listeners, so that the
+// caller can return it.
+func (s *Stack) PrintDemo(ctx context.Context, w io.Writer, d Demo) (err error) {
+	defer func() {
+		if err != nil {
+			for _, l := range d.Listeners {
+				_ = l.Close()
+			}
+		}
+	}()
+	if len(d.Listeners) == 0 || d.OrgID == "" {
+		return errors.New("stack: PrintDemo needs the listeners and the organization")
+	}
+	if d.OrgName == "" {
+		d.OrgName = "Demo Organization"
+	}
+	if d.KeyName == "" {
+		d.KeyName = "Demo key"
+	}
+	raw, err := s.DemoKey(ctx, d.OrgID, d.OrgName, d.KeyName)
+	if err != nil {
+		return err
 	}
 	api, adm := d.Listeners[0].Addr().String(), d.Listeners[len(d.Listeners)-1].Addr().String()
-	key := d.Key.Reveal()
+	key := raw.Reveal()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s API on http://%s%s (database %s)\n\n", d.Name, api, s.opts.Prefix, d.Database)
 	fmt.Fprintf(&b, "Demo API key (shown once; only its hash is stored):\n  %s\n\n", key)
 	if res := s.reg.Resources(); len(res) > 0 {
 		fmt.Fprintf(&b, "Try:\n  curl -s \"http://%s%s/%s?limit=10\" -H \"Authorization: Bearer %s\" -H \"Accept: application/json\"\n\n", api, s.opts.Prefix, res[0].Name, key)
 	}
-	if s.adminAPI != nil {
-		fmt.Fprintf(&b, "Admin API on http://%s%s with:\n  Authorization: Bearer %s\n", adm, s.opts.AdminPrefix, s.opts.AdminToken)
-	}
-	if s.demoLogin != nil && d.OrgID != "" {
+	fmt.Fprintf(&b, "Admin API on http://%s%s with:\n  Authorization: Bearer %s\n", adm, s.opts.AdminPrefix, s.opts.AdminToken)
+	if s.demoLogin != nil {
 		fmt.Fprintf(&b, "\nAPI keys page on http://%s%s/ — log in once with (single use, valid 10 minutes):\n  http://%s%s\n", api, s.keysPrefix, api, s.demoLogin.Link(d.OrgID))
 	}
-	for _, n := range d.Notes {
-		fmt.Fprintf(&b, "\n%s\n", n)
+	if d.Notes != nil {
+		for _, n := range d.Notes(api, raw) {
+			fmt.Fprintf(&b, "\n%s\n", n)
+		}
 	}
-	_, err := io.WriteString(w, b.String())
+	_, err = io.WriteString(w, b.String())
 	return err
 }

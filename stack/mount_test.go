@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"gatehouse.dev"
+	"gatehouse.dev/auth"
 	"gatehouse.dev/internal/dbtest"
 	"gatehouse.dev/keysui"
 	"gatehouse.dev/resource/openapi"
@@ -104,16 +105,14 @@ func TestDevelopmentDemo(t *testing.T) {
 	if !regexp.MustCompile(`^acme_admin_[A-Za-z0-9_-]{43}$`).MatchString(s.AdminToken()) {
 		t.Fatalf("generated admin token %q", s.AdminToken())
 	}
-	key, err := s.DemoKey(context.Background(), "00000000-0000-4000-8000-000000000001", "Demo", "demo")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ls, err := s.Listen("127.0.0.1:0", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	if err := s.PrintDemo(&out, stack.Demo{Name: "Acme", Listeners: ls, Database: "acme.db", Key: key, Notes: []string{"More:\n  here"}}); err != nil {
+	var key auth.RawKey
+	notes := func(addr string, k auth.RawKey) []string { key = k; return []string{"More:\n  " + addr} }
+	if err := s.PrintDemo(context.Background(), &out, stack.Demo{Name: "Acme", Listeners: ls, Database: "acme.db", OrgID: "00000000-0000-4000-8000-000000000001", Notes: notes}); err != nil {
 		t.Fatal(err)
 	}
 	addr := ls[0].Addr().String()
@@ -121,7 +120,7 @@ func TestDevelopmentDemo(t *testing.T) {
 		"Acme API on http://" + addr + "/v1 (database acme.db)\n\n",
 		"\n  " + key.Reveal() + "\n",
 		`curl -s "http://` + addr + `/v1/notes?limit=10" -H "Authorization: Bearer ` + key.Reveal(),
-		"Admin API on http://" + addr + "/admin with:\n  Authorization: Bearer " + s.AdminToken() + "\n\nMore:\n  here\n",
+		"Admin API on http://" + addr + "/admin with:\n  Authorization: Bearer " + s.AdminToken() + "\n\nMore:\n  " + addr + "\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("PrintDemo lacks %q:\n%s", want, out.String())
@@ -144,6 +143,16 @@ func TestDevelopmentDemo(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+	bad, err := s.Listen("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PrintDemo(context.Background(), io.Discard, stack.Demo{Listeners: bad}); err == nil {
+		t.Error("PrintDemo without an organization")
+	}
+	if _, err := bad[0].Accept(); err == nil {
+		t.Error("PrintDemo's error left the listener open")
 	}
 	if s.MeteredLimiter() == nil || s.MeteredLimiter() == s.Limiter() {
 		t.Error("MeteredLimiter is not the instrumented limiter")

@@ -114,18 +114,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return err
 	}
-	var key auth.RawKey
-	if *demo {
-		if key, err = s.DemoKey(ctx, demoOrgID, "Demo Organization", "Demo key"); err != nil {
-			return err
-		}
-	}
 	ls, err := s.Listen(*addr, *adminAddr)
+	if err == nil && *demo {
+		err = s.PrintDemo(ctx, stdout, stack.Demo{Name: "Joby", Listeners: ls, Database: *dbURL, OrgID: demoOrgID, Notes: func(api string, key auth.RawKey) []string {
+			return []string{
+				fmt.Sprintf("MCP clients (Claude Desktop or Code, IDE agents, the Inspector), in their mcpServers configuration:\n  "+
+					`{"mcpServers":{"joby":{"type":"http","url":"http://%s/mcp","headers":{"Authorization":"Bearer %s"}}}}`, api, key.Reveal()),
+				fmt.Sprintf("ChatGPT Action: import %s%s (served here at http://%s%s; Authentication: API key, Bearer)", *publicURL, actionsPath, api, actionsPath),
+			}
+		}})
+	}
 	if err != nil {
 		return err
-	}
-	if *demo {
-		printDemo(stdout, s, ls, key, *dbURL, *publicURL)
 	}
 	return s.Serve(ctx, ls...)
 }
@@ -205,16 +205,6 @@ func mount(ctx context.Context, s *stack.Stack, o stack.Options, publicURL strin
 		},
 	})
 	return err
-}
-
-// printDemo prints the addresses, the demo key and how to reach the mounts.
-func printDemo(w io.Writer, s *stack.Stack, ls []stack.Listener, key auth.RawKey, db, publicURL string) {
-	api := ls[0].Addr().String()
-	_ = s.PrintDemo(w, stack.Demo{Name: "Joby", Listeners: ls, Database: db, Key: key, OrgID: demoOrgID, Notes: []string{
-		fmt.Sprintf("MCP clients (Claude Desktop or Code, IDE agents, the Inspector), in their mcpServers configuration:\n  "+
-			`{"mcpServers":{"joby":{"type":"http","url":"http://%s/mcp","headers":{"Authorization":"Bearer %s"}}}}`, api, key.Reveal()),
-		fmt.Sprintf("ChatGPT Action: import %s%s (served here at http://%s%s; Authentication: API key, Bearer)", publicURL, actionsPath, api, actionsPath),
-	}})
 }
 
 // seedJobTypes gives a new organization its job types, in the transaction
