@@ -22,7 +22,7 @@ const (
 	MsgInvalidKey          = "Invalid API key"
 	MsgKeyExpired          = "API key expired"
 	MsgKeyRevoked          = "API key revoked"
-	MsgModuleDisabled      = "Developer API is not enabled for this organization"
+	MsgModuleDisabled      = "API access is not enabled for this organization"
 	MsgMissingScope        = "Missing scope"
 	MsgNotFound            = "Not found"
 	MsgUnsupportedResource = "Unsupported resource"

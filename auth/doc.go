@@ -42,7 +42,8 @@
 // It accepts "Authorization: Bearer <key>" and, optionally, an alternative
 // header carrying the bare key; it answers 401 (with WWW-Authenticate:
 // Bearer) "Missing API key", "Invalid API key", "API key expired" or "API key
-// revoked", and 403 "Developer API is not enabled for this organization".
+// revoked", and 403 "API access is not enabled for this organization"
+// (Options.DisabledMessage sets the service's own wording).
 // A request that passes carries its key as the request's gatehouse.Caller
 // ([Key.Caller]; read with gatehouse.CallerFromContext, and by
 // tenancy.FromContext and scope.FromContext). [Usage] batches

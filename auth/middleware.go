@@ -92,6 +92,11 @@ type Options struct {
 	// for keys that do not authenticate (see [Throttle]); it never refuses
 	// a key that verifies.
 	Throttle Throttle
+	// DisabledMessage is the "error" of the 403 answered while the key's
+	// organization has its API switched off: default
+	// gatehouse.MsgModuleDisabled ("API access is not enabled for this
+	// organization"). A service states its own product wording here.
+	DisabledMessage string
 }
 
 // Middleware authenticates requests by API key. See [New].
@@ -158,7 +163,11 @@ func New(opts Options) (*Middleware, error) {
 	m.errInvalid = unauthorized(gatehouse.MsgInvalidKey)
 	m.errExpired = unauthorized(gatehouse.MsgKeyExpired)
 	m.errRevoked = unauthorized(gatehouse.MsgKeyRevoked)
-	m.errDisabled = gatehouse.NewError(http.StatusForbidden, gatehouse.MsgModuleDisabled)
+	disabled := opts.DisabledMessage
+	if disabled == "" {
+		disabled = gatehouse.MsgModuleDisabled
+	}
+	m.errDisabled = gatehouse.NewError(http.StatusForbidden, disabled)
 	return m, nil
 }
 
@@ -189,7 +198,8 @@ func validHeaderName(s string) bool {
 //     unknown public id, a wrong secret, two headers with different keys);
 //   - 401 "API key expired" / "API key revoked": only once the secret
 //     matched;
-//   - 403 "Developer API is not enabled for this organization";
+//   - 403 "API access is not enabled for this organization"
+//     (Options.DisabledMessage);
 //   - 429 "Rate limit exceeded" (from the [Throttle], with Retry-After)
 //     when the client's address has used up its budget of store reads for
 //     keys that did not authenticate, and this key would need another; a

@@ -26,9 +26,6 @@ const (
 	DefaultLimit                     = 50
 	DefaultMaxLimit                  = 1000
 	DefaultMaxOffset                 = 10000
-	DefaultRateLimitPerMinute        = 60
-	DefaultMaxRateLimitPerMinute     = 300
-	DefaultAuditLogSize              = 50
 	sequencesMigration               = tenancy.SequencesComponent
 	defaultIndexSuffix               = "_gatehouse_list_idx"
 	filterIndexSuffix                = "_gatehouse_idx"
@@ -36,14 +33,13 @@ const (
 	methodsCollection, methodsRecord = "GET, HEAD, POST", "GET, HEAD, PATCH"
 )
 
-// DefaultProtected returns the default of Options.Protected, the reference
-// API's list of fields the backend owns, refused in every create and update
-// body.
+// DefaultProtected returns the default of Options.Protected: the members
+// every record has and the backend always owns (id, organization_id,
+// created_at, updated_at), refused in every create and update body. A
+// service adds the names its own backend owns (examples/joby adds the
+// reference API's lead_number, auth_secret, access_token, …).
 func DefaultProtected() []string {
-	return []string{
-		"id", "organization_id", "created_at", "updated_at", "lead_number",
-		"auth_secret", "access_token", "migration_metadata", "source_call_sid", "source_message_sid",
-	}
+	return []string{"id", "organization_id", "created_at", "updated_at"}
 }
 
 // Limits are the list limits the registry enforces and the figures /schema
@@ -55,13 +51,19 @@ type Limits struct {
 	MaxLimit int `json:"max_limit"`
 	// MaxOffset is the largest offset= accepted: default 10000.
 	MaxOffset int `json:"max_offset"`
-	// DefaultRateLimitPerMinute of new keys (reported only): default 60.
-	DefaultRateLimitPerMinute int `json:"default_rate_limit_per_minute"`
-	// MaxRateLimitPerMinute of keys (reported only): default 300.
-	MaxRateLimitPerMinute int `json:"max_rate_limit_per_minute"`
-	// AuditLogSize is the per-key audit log length (reported only):
-	// default 50.
-	AuditLogSize int `json:"audit_log_size"`
+	// DefaultRateLimitPerMinute of new keys, reported only: the registry
+	// enforces nothing of it. Zero leaves it out of /schema. The admin
+	// API owns the figure (admin.Options.DefaultRateLimitPerMinute, default
+	// admin.DefaultRateLimitPerMinute); gatehouse.dev/stack reports what
+	// it configures there.
+	DefaultRateLimitPerMinute int `json:"default_rate_limit_per_minute,omitempty"`
+	// MaxRateLimitPerMinute of keys, reported only (admin's
+	// Options.MaxRateLimitPerMinute): zero leaves it out of /schema.
+	MaxRateLimitPerMinute int `json:"max_rate_limit_per_minute,omitempty"`
+	// AuditLogSize is the per-key audit log length, reported only (the
+	// audit log's Cap, default audit.DefaultCap): zero leaves it out of
+	// /schema.
+	AuditLogSize int `json:"audit_log_size,omitempty"`
 }
 
 func (l Limits) withDefaults() Limits {
@@ -73,9 +75,9 @@ func (l Limits) withDefaults() Limits {
 	def(&l.DefaultLimit, DefaultLimit)
 	def(&l.MaxLimit, DefaultMaxLimit)
 	def(&l.MaxOffset, DefaultMaxOffset)
-	def(&l.DefaultRateLimitPerMinute, DefaultRateLimitPerMinute)
-	def(&l.MaxRateLimitPerMinute, DefaultMaxRateLimitPerMinute)
-	def(&l.AuditLogSize, DefaultAuditLogSize)
+	for _, v := range []*int{&l.DefaultRateLimitPerMinute, &l.MaxRateLimitPerMinute, &l.AuditLogSize} {
+		*v = max(*v, 0) // reported only: zero (or less) is not reported
+	}
 	return l
 }
 
@@ -161,6 +163,7 @@ type Options struct {
 	// Protected fields are refused in create and update bodies; a declared
 	// field of that name is read-only. Nil means [DefaultProtected]; id,
 	// organization_id, created_at and updated_at are always protected.
+	// Add the fields your backend owns (tokens, numbers it assigns, …).
 	Protected []string
 	// OrgIDType is the type of the organization ids (tenancy.OrgIDType:
 	// uuid, text or integer), as given to the admin API; empty means

@@ -73,7 +73,7 @@ func TestNewRefusesBadConfiguration(t *testing.T) {
 		{"unknown type", resource.Options{Dialect: tenancy.SQLite, Resources: one(leads(resource.Field{Name: "a", Type: "money"}))}, "unknown type"},
 		{"string sequence", resource.Options{Dialect: tenancy.SQLite, Resources: one(leads(resource.Field{Name: "a", Sequence: true, Type: resource.String}))}, "sequence"},
 		{"required read-only", resource.Options{Dialect: tenancy.SQLite, Resources: one(leads(resource.Field{Name: "a", Required: true, ReadOnly: true}))}, "read-only"},
-		{"required protected", resource.Options{Dialect: tenancy.SQLite, Resources: one(leads(resource.Field{Name: "auth_secret", Required: true}))}, "protected"},
+		{"required protected", resource.Options{Dialect: tenancy.SQLite, Protected: []string{"auth_secret"}, Resources: one(leads(resource.Field{Name: "auth_secret", Required: true}))}, "protected"},
 		{"required sequence", resource.Options{Dialect: tenancy.SQLite, Resources: one(leads(resource.Field{Name: "n", Sequence: true, Required: true}))}, "read-only"},
 		{"max length on integer", resource.Options{Dialect: tenancy.SQLite, Resources: one(leads(resource.Field{Name: "a", Type: resource.Integer, MaxLength: 5}))}, "MaxLength"},
 		{"negative max length", resource.Options{Dialect: tenancy.SQLite, Resources: one(leads(resource.Field{Name: "a", MaxLength: -1}))}, "MaxLength"},
@@ -190,7 +190,7 @@ func TestRegistryAccessors(t *testing.T) {
 	if rs := reg.Routes(); len(rs) != 2 || rs[0].Summary != "Who am I" {
 		t.Errorf("Routes = %+v", rs)
 	}
-	if reg.Prefix() != "/v1" || reg.Version() != "v1" || reg.Limits().MaxLimit != 1000 || len(reg.Protected()) != 10 {
+	if reg.Prefix() != "/v1" || reg.Version() != "v1" || reg.Limits().MaxLimit != 1000 || reg.Limits().AuditLogSize != 0 || len(reg.Protected()) != 4 {
 		t.Errorf("accessors: %s %s %+v %v", reg.Prefix(), reg.Version(), reg.Limits(), reg.Protected())
 	}
 	ddl := reg.IndexDDL()

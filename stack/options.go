@@ -121,6 +121,11 @@ type Options struct {
 	// KeyHeader, when set (e.g. "X-Acme-API-Key"), is accepted besides
 	// Authorization: Bearer.
 	KeyHeader string
+	// DisabledMessage is the "error" of the 403 answered while an
+	// organization's API is switched off (auth.Options.DisabledMessage,
+	// also in the OpenAPI document): default gatehouse.MsgModuleDisabled
+	// ("API access is not enabled for this organization").
+	DisabledMessage string
 	// OrgIDType is the type of the service's organization ids, the type
 	// of its tables' organization columns (tenancy.OrgIDUUID, OrgIDText or
 	// OrgIDInteger): empty means UUIDs. The admin API accepts ids of this

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -172,6 +173,20 @@ func (s *Stack) checkOptions() error {
 	}
 	if o.Version == "" {
 		o.Version = resource.DefaultVersion
+	}
+	// /schema reports the key and audit figures the parts enforce, which
+	// their owners' defaults fill (the registry has none of its own).
+	for _, f := range []struct {
+		v        *int
+		reg, def int
+	}{
+		{&o.Limits.DefaultRateLimitPerMinute, o.Registry.Limits.DefaultRateLimitPerMinute, admin.DefaultRateLimitPerMinute},
+		{&o.Limits.MaxRateLimitPerMinute, o.Registry.Limits.MaxRateLimitPerMinute, admin.MaxRateLimitPerMinute},
+		{&o.Limits.AuditLogSize, o.Registry.Limits.AuditLogSize, audit.DefaultCap},
+	} {
+		if *f.v == 0 {
+			*f.v = cmp.Or(f.reg, f.def)
+		}
 	}
 	if o.AdminPrefix == "" {
 		o.AdminPrefix = DefaultAdminPrefix
@@ -388,6 +403,7 @@ func (s *Stack) buildRegistry(ctx context.Context) error {
 	s.openAPI.Idempotency = !o.DisableIdempotency
 	s.openAPI.RateLimitHeaders = true
 	s.openAPI.Events = o.Webhooks
+	s.openAPI.DisabledMessage = o.DisabledMessage
 	if o.PublicURL != "" {
 		s.openAPI.Servers = []openapi.Server{{URL: o.PublicURL}}
 	}
@@ -584,6 +600,7 @@ func (s *Stack) buildChain(ctx context.Context) error {
 	if s.authn, err = auth.New(auth.Options{
 		Store: s.cache, Orgs: s.cache, Prefix: o.KeyPrefix, Header: o.KeyHeader,
 		Usage: usage, Throttle: throttle, Logger: s.logger, Now: s.now,
+		DisabledMessage: o.DisabledMessage,
 	}); err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ func TestMiddleware(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Apply(keycache.Change{OrgID: o})
-	want("organization off", k.raw, 403, "Developer API is not enabled")
+	want("organization off", k.raw, 403, "API access is not enabled")
 	if _, err := s.SetAPIEnabled(ctx, o, true, time.Now()); err != nil {
 		t.Fatal(err)
 	}

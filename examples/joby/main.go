@@ -146,6 +146,7 @@ func newApp(ctx context.Context, o stack.Options, publicURL string) (*stack.Stac
 	o.CreateTables, o.Tables = true, []string{"CREATE TABLE IF NOT EXISTS job_types (id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, name TEXT NOT NULL)"}
 	o.OnOrgCreated = seedJobTypes
 	o.Limits = resource.Limits{DefaultRateLimitPerMinute: 60, MaxRateLimitPerMinute: 300, AuditLogSize: 50}
+	o.Registry.Protected, o.DisabledMessage = protected, disabledMessage // the reference API's, in resources.go
 	o.Webhooks, o.OpenAPI = true, openapi.Options{
 		Title: "Joby Developer API",
 		Description: "The Joby Developer API: leads, clients, appointments and tasks of one organization, behind API keys " +

@@ -5,6 +5,10 @@ import "gatehouse.dev/resource"
 // The Joby API, declared. Everything else — routes, validation, filters,
 // search, organization isolation, 405s and /schema — comes from the registry.
 
+// The reference API's fields its backend owns (refused in every write body) and its 403 while an organization's API is off.
+var protected, disabledMessage = []string{"id", "organization_id", "created_at", "updated_at", "lead_number", "auth_secret", "access_token",
+	"migration_metadata", "source_call_sid", "source_message_sid"}, "Developer API is not enabled for this organization"
+
 func str(name string) resource.Field { return resource.Field{Name: name, Type: resource.String} }
 
 func text(name string) resource.Field {

@@ -76,10 +76,13 @@ type success struct {
 }
 
 func newBuilder(opts Options) (*builder, error) {
+	if opts.DisabledMessage == "" {
+		opts.DisabledMessage = gatehouse.MsgModuleDisabled
+	}
 	b := &builder{
 		opts:    opts,
 		reg:     opts.Registry,
-		errs:    newErrorSet(),
+		errs:    newErrorSet(opts.DisabledMessage),
 		schemas: map[string]*schema{},
 		custom:  map[string]json.RawMessage{},
 		paths:   map[string]map[string]any{},
@@ -610,6 +613,7 @@ func (b *builder) resource(r resource.Resource) error {
 
 // schemaOp documents GET <prefix>/schema.
 func (b *builder) schemaOp() error {
+	l := b.reg.Limits()
 	field := object([]string{"name", "type", "required", "max_length", "nullable"},
 		prop{"name", str()},
 		prop{"type", withDescription(&schema{Type: typeList{"string"}, Enum: enumOf(
@@ -628,7 +632,17 @@ func (b *builder) schemaOp() error {
 		prop{"filters", arrayOf(str())},
 		prop{"search_fields", arrayOf(str())},
 	)
-	limits := object([]string{"default_limit", "max_limit", "max_offset", "default_rate_limit_per_minute", "max_rate_limit_per_minute", "audit_log_size"},
+	// The figures the registry only reports are in every answer when set.
+	required := []string{"default_limit", "max_limit", "max_offset"}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"default_rate_limit_per_minute", l.DefaultRateLimitPerMinute}, {"max_rate_limit_per_minute", l.MaxRateLimitPerMinute}, {"audit_log_size", l.AuditLogSize}} {
+		if f.v > 0 {
+			required = append(required, f.name)
+		}
+	}
+	limits := object(required,
 		prop{"default_limit", integer()}, prop{"max_limit", integer()}, prop{"max_offset", integer()},
 		prop{"default_rate_limit_per_minute", integer()}, prop{"max_rate_limit_per_minute", integer()},
 		prop{"audit_log_size", integer()},
@@ -970,7 +984,7 @@ func (b *builder) addOp(o *operation) error {
 		chain = append(chain, gatehouse.MsgBodyTooLarge)
 	}
 	if !o.public {
-		chain = append(chain, gatehouse.MsgMissingKey, gatehouse.MsgModuleDisabled)
+		chain = append(chain, gatehouse.MsgMissingKey, b.opts.DisabledMessage)
 		if o.scope != "" {
 			chain = append(chain, gatehouse.MsgMissingScope)
 		}

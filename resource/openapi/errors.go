@@ -33,8 +33,9 @@ func details() prop {
 	return prop{"details", withDescription(arrayOf(ref("FieldError")), "Why each one was refused.")}
 }
 
-// catalogue is the error catalogue of gatehouse (README, "Errors").
-func catalogue() []errorKind {
+// catalogue is the error catalogue of gatehouse (README, "Errors");
+// disabled is the 403 text of an organization whose API is off.
+func catalogue(disabled string) []errorKind {
 	return []errorKind{
 		{name: "InvalidJSON", status: 400, messages: []string{gatehouse.MsgInvalidJSON},
 			description: "The body is not exactly one JSON object (malformed, not an object, or data after it)."},
@@ -68,7 +69,7 @@ func catalogue() []errorKind {
 			messages: []string{gatehouse.MsgMissingKey, gatehouse.MsgInvalidKey, gatehouse.MsgKeyExpired, gatehouse.MsgKeyRevoked},
 			description: "No usable API key. \"Invalid API key\" covers every unusable key alike (malformed, bad checksum, unknown, wrong secret, two different keys); " +
 				"\"API key expired\" and \"API key revoked\" are only said once the secret matched."},
-		{name: "ModuleDisabled", status: 403, messages: []string{gatehouse.MsgModuleDisabled},
+		{name: "ModuleDisabled", status: 403, messages: []string{disabled},
 			description: "The organization has not enabled the Developer API."},
 		{name: "MissingScope", status: 403, messages: []string{gatehouse.MsgMissingScope},
 			description: "The API key lacks the scope the operation requires.",
@@ -102,9 +103,9 @@ type errorSet struct {
 	used  map[string]bool // names of kinds referenced by the document
 }
 
-func newErrorSet() *errorSet {
+func newErrorSet(disabled string) *errorSet {
 	es := &errorSet{byMsg: map[string]*errorKind{}, names: map[string]*errorKind{}, used: map[string]bool{}}
-	for _, k := range catalogue() {
+	for _, k := range catalogue(disabled) {
 		k := k
 		es.names[k.name] = &k
 		for _, m := range k.messages {

@@ -66,6 +66,10 @@ type Options struct {
 	// RateLimit and X-RateLimit-Limit, -Remaining and -Reset. The 429 is
 	// documented either way.
 	RateLimitHeaders bool
+	// DisabledMessage is the 403 "error" the chain answers while an
+	// organization's API is switched off (auth.Options.DisabledMessage):
+	// default gatehouse.MsgModuleDisabled.
+	DisabledMessage string
 	// LimiterUnavailable documents the 503 "Rate limiter unavailable" of a
 	// limiter that fails closed (redislimit.FailClosed).
 	LimiterUnavailable bool
@@ -124,6 +128,7 @@ func New(opts Options) (*Document, error) {
 	if opts.Title == "" {
 		opts.Title = "API"
 	}
+
 	if opts.Version == "" {
 		opts.Version = opts.Registry.Version()
 	}

@@ -114,7 +114,7 @@ func TestPropagation(t *testing.T) {
 					t.Fatal(err)
 				}
 				return keycache.Change{OrgID: orgOfKey}
-			}, orgKey, 403, "Developer API is not enabled"},
+			}, orgKey, 403, "API access is not enabled"},
 		} {
 			ch := tc.change()
 			if err := pods[0].feed.Publish(ctx, ch); err != nil {
