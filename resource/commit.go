@@ -50,3 +50,25 @@ func commitHooks(ctx context.Context) []CommitHook {
 	hooks, _ := ctx.Value(commitHooksKey{}).([]CommitHook)
 	return hooks
 }
+
+type afterCommitKey struct{}
+
+// afterCommit collects the functions of one write to run after its commit.
+type afterCommit struct{ fns []func() }
+
+// AfterCommit registers fn to run once the registry write whose
+// [Options.OnWrite] received ctx has committed (never when it rolls back),
+// on the request's goroutine before the response is written. It reports
+// whether ctx belongs to such a write; when it does not, fn is not
+// registered and the caller, which owns the transaction, runs it after its
+// own commit. Call it from OnWrite, on OnWrite's goroutine; fn must be
+// quick and must not block. Package webhook uses it to wake its dispatcher
+// once an event's deliveries are visible.
+func AfterCommit(ctx context.Context, fn func()) bool {
+	ac, ok := ctx.Value(afterCommitKey{}).(*afterCommit)
+	if !ok || fn == nil {
+		return false
+	}
+	ac.fns = append(ac.fns, fn)
+	return true
+}

@@ -149,3 +149,56 @@ func TestCommitHook(t *testing.T) {
 		mu.Unlock()
 	})
 }
+
+// TestAfterCommit: functions OnWrite registers with AfterCommit run once
+// the write has committed (the record is visible to another connection),
+// and never for a write that rolls back; outside a write AfterCommit
+// registers nothing.
+func TestAfterCommit(t *testing.T) {
+	t.Parallel()
+	dbtest.Databases(t, func(t *testing.T, db dbtest.DB) {
+		t.Parallel()
+		var (
+			mu      sync.Mutex
+			visible []bool
+			fail    error
+		)
+		e := newEnv(t, db, func(o *resource.Options) {
+			o.OnWrite = func(ctx context.Context, tx *sql.Tx, c resource.Change) error {
+				ok := resource.AfterCommit(ctx, func() {
+					var n int
+					err := db.DB.QueryRow(db.Dialect.Rebind(`SELECT COUNT(*) FROM leads WHERE id = ?`), c.ID).Scan(&n)
+					mu.Lock()
+					visible = append(visible, err == nil && n == 1)
+					mu.Unlock()
+				})
+				if !ok {
+					t.Error("AfterCommit refused inside OnWrite")
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				return fail
+			}
+		})
+		org := uuid.New()
+		r := e.do("POST", "/v1/leads", `{"first_name":"After"}`, org)
+		if r.Code != 201 {
+			t.Fatalf("%d %s", r.Code, r.Raw)
+		}
+		e.do("PATCH", "/v1/leads/"+r.data()["id"].(string), `{"status":"won"}`, org)
+		mu.Lock()
+		fail = errors.New("outbox down")
+		mu.Unlock()
+		if f := e.do("POST", "/v1/leads", `{"first_name":"Lost"}`, org); f.Code != 500 {
+			t.Fatalf("failing OnWrite: %d", f.Code)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !slices.Equal(visible, []bool{true, true}) {
+			t.Fatalf("after-commit calls saw %v; want the record visible twice", visible)
+		}
+		if resource.AfterCommit(context.Background(), func() {}) {
+			t.Fatal("AfterCommit registered outside a write")
+		}
+	})
+}

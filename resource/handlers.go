@@ -473,8 +473,10 @@ type change struct {
 // context with it and commits. The response is built before the commit so
 // that the hooks see exactly the bytes the client will get.
 func (rg *Registry) commit(ctx context.Context, tx *sql.Tx, s *spec, c change) (record, Response, error) {
+	var after *afterCommit
 	if rg.onWrite != nil {
-		err := rg.onWrite(ctx, tx, Change{
+		after = &afterCommit{}
+		err := rg.onWrite(context.WithValue(ctx, afterCommitKey{}, after), tx, Change{
 			Resource:       s.res.Name,
 			Singular:       s.res.Singular,
 			Op:             c.op,
@@ -503,6 +505,11 @@ func (rg *Registry) commit(ctx context.Context, tx *sql.Tx, s *spec, c change) (
 	}
 	if err := tx.Commit(); err != nil {
 		return record{}, Response{}, fmt.Errorf("resource: %s %s: commit: %w", c.op, s.res.Singular, err)
+	}
+	if after != nil {
+		for _, fn := range after.fns {
+			fn()
+		}
 	}
 	return c.rec, resp, nil
 }

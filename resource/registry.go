@@ -145,6 +145,7 @@ type Options struct {
 	// OnWrite, when set, is called inside the transaction of every create
 	// and update, after the write; an error rolls the write back (and the
 	// request fails with that error, written by gatehouse.WriteError).
+	// Functions it registers with [AfterCommit] run after the commit.
 	OnWrite func(ctx context.Context, tx *sql.Tx, c Change) error
 	// Middleware wraps every operation (resources, /schema and Routes)
 	// inside the router, after its scope check, first element outermost.

@@ -57,6 +57,13 @@
 // is at least once: a dispatcher that dies mid-POST loses its lease and
 // another sends those deliveries again.
 //
+// Deliveries go out when their write commits: the registry runs
+// [Service.Notify] after the commit (resource.AfterCommit), which wakes the
+// dispatchers of the process, and on PostgreSQL a dispatcher LISTENs on a
+// connection of its own and NOTIFYs the other pods after local commits
+// (coalesced, outside any writer's transaction). The poll
+// (DispatcherOptions.PollInterval, 500 ms) is the safety net.
+//
 // Organizations are served fairly: claims go round-robin across
 // organizations (each one's oldest due delivery first), and a dispatcher
 // holds at most DispatcherOptions.OrganizationConcurrency deliveries of one

@@ -75,6 +75,12 @@ func newEventID(now time.Time) string {
 //
 // Whether a key-owned endpoint may read the event is checked at delivery,
 // against the key's scopes then.
+//
+// When ctx is that of a resource registry write (Emit called from
+// [Service.OnWrite]) and the event has deliveries, [Service.Notify] runs
+// after the write commits, so the dispatchers send at once; a caller with
+// its own transaction calls Notify after committing tx (otherwise the
+// deliveries wait for the next poll).
 func (s *Service) Emit(ctx context.Context, tx *sql.Tx, e Event) (string, error) {
 	if tx == nil {
 		return "", errors.New("webhook: emit: nil transaction")
@@ -130,6 +136,9 @@ func (s *Service) Emit(ctx context.Context, tx *sql.Tx, e Event) (string, error)
 			uuid.New(), e.OrganizationID, epID, id, s.t(now), s.t(now), s.t(now)); err != nil {
 			return "", fmt.Errorf("webhook: emit %s: insert delivery: %w", e.Type, err)
 		}
+	}
+	if len(targets) > 0 {
+		resource.AfterCommit(ctx, s.notify)
 	}
 	return id, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"gatehouse.dev"
@@ -160,6 +161,59 @@ type Service struct {
 	maxBody  int64
 	logger   *slog.Logger
 	now      func() time.Time
+
+	// notify is s.Notify, bound once (Emit registers it after each
+	// commit with deliveries).
+	notify func()
+	// wakeMu guards wakers, the running dispatchers of this service.
+	wakeMu sync.Mutex
+	wakers []*waker
+}
+
+// waker is how Notify reaches a running dispatcher: wake starts its
+// claimer; announce, when not nil, asks it to tell the other pods.
+type waker struct {
+	wake, announce chan struct{}
+}
+
+// signal makes a pending signal on ch unless one is pending already.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// Notify tells the dispatchers that deliveries were committed: the
+// dispatchers running in this process claim them at once, and on
+// PostgreSQL they tell the other pods' dispatchers (a coalesced NOTIFY,
+// sent after the commit, never inside a writer's transaction). It never
+// blocks and does no I/O itself. Writes through the resource registry call
+// it after their commit ([Service.OnWrite] registers it with
+// resource.AfterCommit); a caller of [Service.Emit] with its own
+// transaction calls it after committing. Without it, deliveries wait for
+// the next poll (DispatcherOptions.PollInterval).
+func (s *Service) Notify() {
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	for _, w := range s.wakers {
+		signal(w.wake)
+		if w.announce != nil {
+			signal(w.announce)
+		}
+	}
+}
+
+func (s *Service) addWaker(w *waker) {
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	s.wakers = append(s.wakers, w)
+}
+
+func (s *Service) removeWaker(w *waker) {
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	s.wakers = slices.DeleteFunc(s.wakers, func(x *waker) bool { return x == w })
 }
 
 // New validates opts and returns the service. It starts nothing.
@@ -246,6 +300,7 @@ func New(opts Options) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.notify = s.Notify
 	types := slices.Clone(opts.Types)
 	for _, r := range opts.Resources {
 		if r.Name == "" {
