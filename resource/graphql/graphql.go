@@ -122,8 +122,13 @@ type Handler struct {
 }
 
 // maxCachedDocs bounds the document cache; a full cache drops an
-// arbitrary entry.
-const maxCachedDocs = 256
+// arbitrary entry. Only documents of at most maxCachedDocLen bytes are
+// kept, so the cache holds at most 4 MiB of query text whatever clients
+// send.
+const (
+	maxCachedDocs   = 256
+	maxCachedDocLen = 16 << 10
+)
 
 // document parses and validates query, or returns the cached result.
 func (h *Handler) document(query string) (*ast.QueryDocument, *Response) {
@@ -143,6 +148,9 @@ func (h *Handler) document(query string) (*ast.QueryDocument, *Response) {
 	}
 	if errs := validator.ValidateWithRules(h.m.schema, doc, h.rules); len(errs) > 0 {
 		return nil, requestError("GRAPHQL_VALIDATION_FAILED", errs...)
+	}
+	if len(query) > maxCachedDocLen {
+		return doc, nil
 	}
 	h.mu.Lock()
 	if h.docs == nil {

@@ -123,3 +123,32 @@ func TestRouteAndRootFields(t *testing.T) {
 		t.Errorf("root fields %v", got)
 	}
 }
+
+// TestConcurrentRequests: requests share cached documents; run with -race.
+func TestConcurrentRequests(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, dbtest.DB{Name: "sqlite", DB: dbtest.SQLite(t), Dialect: tenancy.SQLite}, graphql.Options{})
+	org := uuid.New()
+	client := e.create(org, "clients", `{"first_name":"C"}`)
+	e.create(org, "leads", `{"first_name":"L","client_id":"`+client+`"}`)
+	queries := []string{
+		`{ leads(first: 5) { nodes { id firstName client { firstName } } pageInfo { endCursor } } }`,
+		`query($id: EncodedId!) { node(id: $id) { id ... on Client { firstName } } }`,
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 10 {
+				q := queries[(i+j)%len(queries)]
+				resp, err := e.h.Execute(callerCtx(org, e.all), graphql.Request{Query: q, Variables: map[string]any{"id": graphql.EncodeID("clients", client)}})
+				if err != nil || len(resp.Errors) != 0 {
+					t.Errorf("%s: %+v %v", q, resp, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
