@@ -10,6 +10,6 @@
 //
 // The suite runs on real time, because Redis measures time with its own
 // clock. Exactness checks use hour-long periods, during which nothing
-// refills; refill checks use periods of a few hundred milliseconds and
+// refills; refill checks use periods of half a second to a second and
 // tolerate one event either way at refill edges.
 package ratelimittest

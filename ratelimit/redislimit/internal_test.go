@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse.dev/internal/dbtest"
 	"gatehouse.dev/ratelimit"
 )
 
@@ -174,4 +175,44 @@ type rrResult struct {
 
 func (r rrResult) reply() reply {
 	return reply{allowed: int64(r.allowed), remaining: int64(r.remaining), retryAfter: r.retry, resetAfter: r.reset}
+}
+
+// TestScriptRepeatedKeys: a round trip carrying one key several times (and
+// a bucket holding garbage) decides them in order, as separate calls
+// would, on one GET and one SET per key.
+func TestScriptRepeatedKeys(t *testing.T) {
+	t.Parallel()
+	client := dbtest.Redis(t)
+	ctx := context.Background()
+	prefix := "rate:" + dbtest.Prefix(t)
+	t.Cleanup(func() { client.Del(context.Background(), prefix+"{k}", prefix+"{o}", prefix+"{bad}") })
+	if err := client.Set(ctx, prefix+"{bad}", "not a number", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	d := &dispatcher{client: client, maxBatch: 16, timeout: 5 * time.Second, sem: make(chan struct{}, 1)}
+	lim := ratelimit.Limit{Rate: 3, Burst: 3, Period: time.Hour}
+	la := &limitArgs{lim.Burst, lim.Rate, lim.Period.Seconds()}
+	mk := func(key string, cost int) *call {
+		return &call{key: prefix + "{" + key + "}", lim: lim, cost: cost, args: la, done: make(chan struct{}, 1)}
+	}
+	batch := []*call{mk("k", 1), mk("k", 1), mk("o", 2), mk("bad", 1), mk("k", 0), mk("k", 1), mk("k", 1), mk("o", 2)}
+	d.exec(ctx, batch)
+	want := []struct {
+		allowed, remaining int64
+		err                error
+	}{{1, 2, nil}, {1, 1, nil}, {2, 1, nil}, {0, 0, errBadValue}, {0, 1, nil}, {1, 0, nil}, {0, 0, nil}, {0, 0, nil}}
+	for i, c := range batch {
+		if c.err != want[i].err || c.res.allowed != want[i].allowed || c.res.remaining != want[i].remaining {
+			t.Errorf("call %d (%s cost %d): %+v, %v; want allowed %d, remaining %d, %v", i, c.key, c.cost, c.res, c.err, want[i].allowed, want[i].remaining, want[i].err)
+		}
+	}
+	// Redis holds the last TAT: the next event of k is denied, o has 1.
+	next := []*call{mk("k", 1), mk("o", 1)}
+	d.exec(ctx, next)
+	if next[0].err != nil || next[0].res.allowed != 0 || next[1].err != nil || next[1].res.allowed != 1 || next[1].res.remaining != 0 {
+		t.Fatalf("after the batch: k %+v %v, o %+v %v", next[0].res, next[0].err, next[1].res, next[1].err)
+	}
+	if ttl := client.TTL(ctx, prefix+"{k}").Val(); ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Fatalf("TTL of k = %s, want the full hour (3 events of 20 minutes)", ttl)
+	}
 }

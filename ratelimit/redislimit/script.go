@@ -12,7 +12,10 @@ import (
 // arithmetic on the same value (the TAT in seconds since 2017-01-01 as a
 // float, under the same "rate:" key, expiring the same way), so pods
 // running redis_rate or an earlier gatehouse share buckets with this one.
-// Redis's clock is read once for the whole call.
+// Redis's clock is read once for the whole call. A key that comes several
+// times (concurrent requests of one API key) is read once and written once,
+// with its last TAT and expiry: the same outcome as deciding the keys one
+// after the other, for a fraction of the Redis time.
 //
 // ARGV holds four values per key: burst, rate, the period in seconds and
 // the cost (0 for a peek). The reply holds four integers per key: the
@@ -24,6 +27,7 @@ const gcraScript = `
 local t = redis.call("TIME")
 local now = (t[1] - 1483228800) + (t[2] / 1000000)
 local out = {}
+local tats, ttls, order = {}, {}, {}
 for i = 1, #KEYS do
   local key = KEYS[i]
   local a = (i - 1) * 4
@@ -34,14 +38,20 @@ for i = 1, #KEYS do
   local emission_interval = period / rate
   local increment = emission_interval * cost
   local burst_offset = emission_interval * burst
-  local stored = redis.pcall("GET", key)
-  local tat = now
+  local tat = tats[key]
   local ok = true
-  if type(stored) == "string" then
-    tat = tonumber(stored)
-    ok = tat ~= nil
-  elseif type(stored) == "table" then
-    ok = false
+  if tat == nil then
+    local stored = redis.pcall("GET", key)
+    tat = now
+    if type(stored) == "string" then
+      tat = tonumber(stored)
+      ok = tat ~= nil
+    elseif type(stored) == "table" then
+      ok = false
+    end
+    if ok then
+      tats[key] = tat
+    end
   end
   if not ok then
     out[a + 1] = -2
@@ -61,7 +71,11 @@ for i = 1, #KEYS do
     else
       local reset_after = new_tat - now
       if reset_after > 0 then
-        redis.call("SET", key, new_tat, "EX", math.ceil(reset_after))
+        if ttls[key] == nil then
+          order[#order + 1] = key
+        end
+        tats[key] = new_tat
+        ttls[key] = math.ceil(reset_after)
       end
       out[a + 1] = cost
       out[a + 2] = remaining
@@ -69,6 +83,9 @@ for i = 1, #KEYS do
       out[a + 4] = reset_after * 1e9
     end
   end
+end
+for _, key in ipairs(order) do
+  redis.call("SET", key, tats[key], "EX", ttls[key])
 end
 return out
 `
