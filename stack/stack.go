@@ -486,6 +486,10 @@ func (s *Stack) buildWebhooks(ctx context.Context) error {
 	wo := s.opts.Webhook
 	wo.DB, wo.Dialect, wo.Keyring, wo.Resources = s.db, s.dialect, s.keyring, s.opts.Resources
 	wo.APIPrefix, wo.Logger, wo.Now = s.opts.Prefix, s.logger, s.now
+	if wo.PublicURL == "" {
+		// One public base URL for every link (issue 14).
+		wo.PublicURL = s.opts.PublicURL
+	}
 	// Subscriptions belong to the caller's key lineage (the default with
 	// Caller nil), so they follow it through rotations; checks read the
 	// lineage's current key.

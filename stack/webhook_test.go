@@ -28,10 +28,17 @@ func TestWebhookDeliveredOnCommit(t *testing.T) {
 			Webhooks:   true,
 			Webhook:    webhook.Options{AllowLoopback: true, AllowHTTP: true, AllowAnyPort: true},
 			Dispatcher: webhook.DispatcherOptions{PollInterval: time.Hour},
+			PublicURL:  "https://example.com/developer",
 		})
 		_, key, _ := e.tenant("notes:read", "notes:create", "webhooks:manage")
-		if r := e.key(key, "POST", "/v1/webhooks", `{"target_url":"`+rc.URL+`/hooks","events":["note.created"]}`); r.code != 201 {
+		r := e.key(key, "POST", "/v1/webhooks", `{"target_url":"`+rc.URL+`/hooks","events":["note.created"]}`)
+		if r.code != 201 {
 			t.Fatalf("subscribe: %d %s", r.code, r.raw)
+		}
+		// One public base URL (issue 14): the webhook create's Location
+		// uses it as the registry's does.
+		if loc := r.header.Get("Location"); loc != "https://example.com/developer/v1/webhooks/"+r.str("id") {
+			t.Fatalf("Location %q", loc)
 		}
 		time.Sleep(300 * time.Millisecond) // the dispatcher's first claim is over
 		start := time.Now()

@@ -24,7 +24,9 @@ const EventIDPrefix = "evt_"
 //	{"id":"evt_…","type":"lead.created","created_at":"…","organization_id":"…","data":{…}}
 //
 // or, when that is over Options.MaxPayloadBytes, the thin form with
-// "thin":true and data {"id":ResourceID,"resource_path":ResourcePath}.
+// "thin":true and data {"id":ResourceID,"resource_path":ResourcePath}
+// (and "resource_url", Options.PublicURL followed by ResourcePath, when
+// PublicURL is set).
 type Event struct {
 	// Type, e.g. "lead.created". Required.
 	Type string
@@ -59,6 +61,7 @@ type payload struct {
 type thinData struct {
 	ID           string `json:"id,omitempty"`
 	ResourcePath string `json:"resource_path,omitempty"`
+	ResourceURL  string `json:"resource_url,omitempty"`
 }
 
 // newEventID returns "evt_" and 32 hex digits of a time-ordered UUID.
@@ -116,7 +119,11 @@ func (s *Service) Emit(ctx context.Context, tx *sql.Tx, e Event) (string, error)
 		return "", fmt.Errorf("webhook: emit %s: %w", e.Type, err)
 	}
 	if s.maxEvent > 0 && len(body) > s.maxEvent {
-		thin, _ := json.Marshal(thinData{ID: e.ResourceID, ResourcePath: e.ResourcePath})
+		td := thinData{ID: e.ResourceID, ResourcePath: e.ResourcePath}
+		if s.public != "" && strings.HasPrefix(e.ResourcePath, "/") {
+			td.ResourceURL = s.public + e.ResourcePath
+		}
+		thin, _ := json.Marshal(td)
 		if body, err = json.Marshal(payload{ID: id, Type: e.Type, CreatedAt: now, OrganizationID: e.OrganizationID, Thin: true, Data: thin}); err != nil {
 			return "", fmt.Errorf("webhook: emit %s: %w", e.Type, err)
 		}

@@ -429,3 +429,44 @@ func TestConcurrentCreatesKeepEndpointQuota(t *testing.T) {
 		}
 	})
 }
+
+// TestPublicURLInLinks: issue 14's one public base URL. With
+// Options.PublicURL the public create's Location and a thin event's
+// resource_url start with it; resource_path stays the API path.
+func TestPublicURLInLinks(t *testing.T) {
+	const public = "https://example.com/developer"
+	db := dbtest.DB{Name: "sqlite", DB: dbtest.SQLite(t), Dialect: tenancy.SQLite}
+	e := newEnv(t, db, func(o *webhook.Options) { o.PublicURL = public; o.MaxPayloadBytes = 300 })
+	org := uuid.New()
+	rc := newReceiver(t, nil)
+	tok, _ := e.addKey(org, "leads:read", "webhooks:manage")
+	r := e.api(http.MethodPost, "/v1/webhooks", `{"target_url":"`+rc.URL()+`","events":["lead.updated"]}`, tok)
+	wantCode(t, r, http.StatusCreated)
+	if loc := r.Header.Get("Location"); loc != public+"/v1/webhooks/"+r.data()["id"].(string) {
+		t.Fatalf("Location %q", loc)
+	}
+	ctx := context.Background()
+	tx, err := db.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	id := uuid.New()
+	rec := map[string]any{"id": id, "first_name": strings.Repeat("x", 400)}
+	if err := e.svc.OnWrite(ctx, tx, resource.Change{Resource: "leads", Singular: "lead", Op: resource.OpUpdated, ID: id, OrganizationID: org, Record: rec}); err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	if err := tx.QueryRow(`SELECT payload FROM gatehouse_webhook_events WHERE organization_id = ?`, org).Scan(&body); err != nil {
+		t.Fatal(err)
+	}
+	want := `"data":{"id":"` + id + `","resource_path":"/v1/leads/` + id + `","resource_url":"` + public + `/v1/leads/` + id + `"}`
+	if !strings.Contains(body, want) {
+		t.Fatalf("thin payload %s, want %s", body, want)
+	}
+	for _, bad := range []string{"example.com", "ftp://example.com", "https://example.com/", "https://example.com?x=1"} {
+		if _, err := webhook.New(webhook.Options{DB: db.DB, Keyring: e.kr, PublicURL: bad}); err == nil {
+			t.Errorf("PublicURL %q accepted", bad)
+		}
+	}
+}

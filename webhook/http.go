@@ -311,7 +311,7 @@ func (s *Service) publicCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	out := toJSON(ep)
 	out.Secret = secret.Reveal()
-	w.Header().Set("Location", s.prefix+"/webhooks/"+ep.ID)
+	w.Header().Set("Location", s.public+s.prefix+"/webhooks/"+ep.ID)
 	w.Header().Set("Cache-Control", "no-store") // the secret, once
 	gatehouse.WriteData(w, r, http.StatusCreated, out)
 }

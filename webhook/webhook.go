@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -88,6 +89,14 @@ type Options struct {
 	APIEnabled func(ctx context.Context, orgID string) (bool, error)
 	// APIPrefix of the public routes: default "/v1".
 	APIPrefix string
+	// PublicURL, when set, is the absolute URL the public API is reached at
+	// without its APIPrefix, as resource.Options.PublicURL (stack passes its
+	// one Options.PublicURL to both): the Location of a public endpoint
+	// create starts with it, and a thin event's data carries
+	// "resource_url", PublicURL followed by its resource_path. Empty:
+	// Location is the path ("/v1/webhooks/…") and thin events carry the
+	// path only. No trailing slash.
+	PublicURL string
 	// ManageScope is required by the public routes: default
 	// "webhooks:manage".
 	ManageScope scope.Scope
@@ -123,6 +132,8 @@ type Options struct {
 	//	{"id":"evt_…","type":"lead.updated","created_at":"…","organization_id":"…","thin":true,
 	//	 "data":{"id":"<record id>","resource_path":"/v1/leads/<record id>"}}
 	//
+	// (with "resource_url" too when PublicURL is set)
+	//
 	// and the receiver reads the record through the API; so a large
 	// record sent to many endpoints is neither stored nor sent at full
 	// size. Negative means no bound.
@@ -150,6 +161,7 @@ type Service struct {
 	keyCheck func(ctx context.Context, orgID, keyID string) (scope.Set, bool, error)
 	apiOn    func(ctx context.Context, orgID string) (bool, error)
 	prefix   string
+	public   string
 	manage   scope.Scope
 	policy   *addrPolicy
 	dialer   *guardedDialer
@@ -239,6 +251,7 @@ func New(opts Options) (*Service, error) {
 		keyCheck: opts.KeyCheck,
 		apiOn:    opts.APIEnabled,
 		prefix:   opts.APIPrefix,
+		public:   opts.PublicURL,
 		manage:   opts.ManageScope,
 		grace:    opts.SecretGracePeriod,
 		maxEP:    opts.MaxEndpoints,
@@ -263,6 +276,10 @@ func New(opts Options) (*Service, error) {
 	}
 	if !strings.HasPrefix(s.prefix, "/") || strings.HasSuffix(s.prefix, "/") || strings.ContainsAny(s.prefix, "{} ") {
 		return nil, fmt.Errorf("webhook: Options.APIPrefix %q must start and not end with /", s.prefix)
+	}
+	if u, err := url.Parse(s.public); s.public != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") ||
+		u.Host == "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s.public, "/")) {
+		return nil, fmt.Errorf("webhook: Options.PublicURL %q must be an http(s) URL without query, fragment or trailing slash", s.public)
 	}
 	if s.manage == "" {
 		s.manage = DefaultManageScope
