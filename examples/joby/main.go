@@ -143,7 +143,7 @@ func newApp(ctx context.Context, o stack.Options, publicURL string) (*stack.Stac
 	o.Resources, o.KeyPrefix, o.KeyHeader, o.VersionHeader = resources(), "joby", "X-Joby-API-Key", "Joby-Version"
 	// The service's own tables (in a real service they already exist); new
 	// organizations get their job types.
-	o.CreateTables, o.Tables = true, []string{"CREATE TABLE IF NOT EXISTS job_types (id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, name TEXT NOT NULL)"}
+	o.CreateTables, o.Tables = true, []string{"CREATE TABLE IF NOT EXISTS job_types (id TEXT PRIMARY KEY, organization_id TEXT NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)"}
 	o.OnOrgCreated = seedJobTypes
 	o.Limits = resource.Limits{DefaultRateLimitPerMinute: 60, MaxRateLimitPerMinute: 300, AuditLogSize: 50}
 	o.Registry.Protected, o.DisabledMessage = protected, disabledMessage // the reference API's, in resources.go
@@ -169,8 +169,7 @@ func newApp(ctx context.Context, o stack.Options, publicURL string) (*stack.Stac
 	return s, nil
 }
 
-// settingsChrome is the host's settings menu around the keys page: the API
-// Keys tab only while the organization's module is on.
+// settingsChrome is the host's settings menu: the API Keys tab only while the module is on.
 var settingsChrome = template.Must(template.New("").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Page.Title}} · Settings · Joby</title>{{.Page.Head}}</head>
@@ -212,7 +211,7 @@ func mount(ctx context.Context, s *stack.Stack, o stack.Options, publicURL strin
 // that creates it ($n placeholders: PostgreSQL's, which SQLite reads too).
 func seedJobTypes(ctx context.Context, tx *sql.Tx, orgID string) error {
 	for _, name := range []string{"Locksmith", "Plumbing", "Electrical", "HVAC", "Garage Door"} {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO job_types (id, organization_id, name) VALUES ($1, $2, $3)", uuid.New(), orgID, name); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO job_types (id, organization_id, name, created_at, updated_at) VALUES ($1, $2, $3, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)", uuid.New(), orgID, name); err != nil {
 			return fmt.Errorf("joby: seed job types: %w", err)
 		}
 	}
