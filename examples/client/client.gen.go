@@ -18,6 +18,21 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for ErrorBatchedGraphQLRequestsAreNotSupportedError.
+const (
+	BatchedGraphQLRequestsAreNotSupported ErrorBatchedGraphQLRequestsAreNotSupportedError = "Batched GraphQL requests are not supported"
+)
+
+// Valid indicates whether the value is a known member of the ErrorBatchedGraphQLRequestsAreNotSupportedError enum.
+func (e ErrorBatchedGraphQLRequestsAreNotSupportedError) Valid() bool {
+	switch e {
+	case BatchedGraphQLRequestsAreNotSupported:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorBodyTooLargeError.
 const (
 	RequestBodyTooLarge ErrorBodyTooLargeError = "Request body too large"
@@ -42,6 +57,21 @@ const (
 func (e ErrorIdempotencyInProgressError) Valid() bool {
 	switch e {
 	case ARequestWithThisIdempotencyKeyIsInProgress:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ErrorIdempotencyKeyIsNotSupportedOnGraphQLRequestsError.
+const (
+	IdempotencyKeyIsNotSupportedOnGraphQLRequests ErrorIdempotencyKeyIsNotSupportedOnGraphQLRequestsError = "Idempotency-Key is not supported on GraphQL requests"
+)
+
+// Valid indicates whether the value is a known member of the ErrorIdempotencyKeyIsNotSupportedOnGraphQLRequestsError enum.
+func (e ErrorIdempotencyKeyIsNotSupportedOnGraphQLRequestsError) Valid() bool {
+	switch e {
+	case IdempotencyKeyIsNotSupportedOnGraphQLRequests:
 		return true
 	default:
 		return false
@@ -312,6 +342,21 @@ func (e ErrorUnsupportedFiltersError) Valid() bool {
 	}
 }
 
+// Defines values for ErrorUnsupportedMediaTypeSendApplicationJsonError.
+const (
+	UnsupportedMediaTypeSendApplicationjson ErrorUnsupportedMediaTypeSendApplicationJsonError = "Unsupported media type: send application/json"
+)
+
+// Valid indicates whether the value is a known member of the ErrorUnsupportedMediaTypeSendApplicationJsonError enum.
+func (e ErrorUnsupportedMediaTypeSendApplicationJsonError) Valid() bool {
+	switch e {
+	case UnsupportedMediaTypeSendApplicationjson:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorUnsupportedVersionError.
 const (
 	UnsupportedAPIVersion ErrorUnsupportedVersionError = "Unsupported API version"
@@ -534,6 +579,21 @@ const (
 func (e UpdateClientParamsJobyVersion) Valid() bool {
 	switch e {
 	case UpdateClientParamsJobyVersionV1:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GraphqlParamsJobyVersion.
+const (
+	GraphqlParamsJobyVersionV1 GraphqlParamsJobyVersion = "v1"
+)
+
+// Valid indicates whether the value is a known member of the GraphqlParamsJobyVersion enum.
+func (e GraphqlParamsJobyVersion) Valid() bool {
+	switch e {
+	case GraphqlParamsJobyVersionV1:
 		return true
 	default:
 		return false
@@ -1162,6 +1222,18 @@ type ClientUpdate struct {
 	State *string `json:"state,omitempty"`
 }
 
+// ErrorBatchedGraphQLRequestsAreNotSupported defines model for ErrorBatchedGraphQLRequestsAreNotSupported.
+type ErrorBatchedGraphQLRequestsAreNotSupported struct {
+	// Error The error message; clients may match on it.
+	Error ErrorBatchedGraphQLRequestsAreNotSupportedError `json:"error"`
+
+	// RequestId The request's id, also in the X-Request-Id header.
+	RequestId openapi_types.UUID `json:"request_id"`
+}
+
+// ErrorBatchedGraphQLRequestsAreNotSupportedError The error message; clients may match on it.
+type ErrorBatchedGraphQLRequestsAreNotSupportedError string
+
 // ErrorBodyTooLarge The request body is above the size limit (1 MiB by default).
 type ErrorBodyTooLarge struct {
 	// Error The error message; clients may match on it.
@@ -1185,6 +1257,18 @@ type ErrorIdempotencyInProgress struct {
 
 // ErrorIdempotencyInProgressError The error message; clients may match on it.
 type ErrorIdempotencyInProgressError string
+
+// ErrorIdempotencyKeyIsNotSupportedOnGraphQLRequests defines model for ErrorIdempotencyKeyIsNotSupportedOnGraphQLRequests.
+type ErrorIdempotencyKeyIsNotSupportedOnGraphQLRequests struct {
+	// Error The error message; clients may match on it.
+	Error ErrorIdempotencyKeyIsNotSupportedOnGraphQLRequestsError `json:"error"`
+
+	// RequestId The request's id, also in the X-Request-Id header.
+	RequestId openapi_types.UUID `json:"request_id"`
+}
+
+// ErrorIdempotencyKeyIsNotSupportedOnGraphQLRequestsError The error message; clients may match on it.
+type ErrorIdempotencyKeyIsNotSupportedOnGraphQLRequestsError string
 
 // ErrorIdempotencyMismatch The Idempotency-Key was used with another method, path or body.
 type ErrorIdempotencyMismatch struct {
@@ -1420,6 +1504,18 @@ type ErrorUnsupportedFilters struct {
 // ErrorUnsupportedFiltersError The error message; clients may match on it.
 type ErrorUnsupportedFiltersError string
 
+// ErrorUnsupportedMediaTypeSendApplicationJson defines model for ErrorUnsupportedMediaTypeSendApplicationJson.
+type ErrorUnsupportedMediaTypeSendApplicationJson struct {
+	// Error The error message; clients may match on it.
+	Error ErrorUnsupportedMediaTypeSendApplicationJsonError `json:"error"`
+
+	// RequestId The request's id, also in the X-Request-Id header.
+	RequestId openapi_types.UUID `json:"request_id"`
+}
+
+// ErrorUnsupportedMediaTypeSendApplicationJsonError The error message; clients may match on it.
+type ErrorUnsupportedMediaTypeSendApplicationJsonError string
+
 // ErrorUnsupportedVersion The API version header names a version this API does not serve.
 type ErrorUnsupportedVersion struct {
 	// Error The error message; clients may match on it.
@@ -1457,6 +1553,17 @@ type FieldError struct {
 
 	// Message Why its value was refused.
 	Message string `json:"message"`
+}
+
+// GraphQLError defines model for GraphQLError.
+type GraphQLError struct {
+	Extensions *map[string]interface{} `json:"extensions,omitempty"`
+	Locations  *[]struct {
+		Column *int `json:"column,omitempty"`
+		Line   *int `json:"line,omitempty"`
+	} `json:"locations,omitempty"`
+	Message string         `json:"message"`
+	Path    *[]interface{} `json:"path,omitempty"`
 }
 
 // Lead A lead record. Read-only members are set by the server and refused in request bodies.
@@ -2126,6 +2233,35 @@ type UpdateClient403JSONResponseBody struct {
 	union json.RawMessage
 }
 
+// GraphqlJSONBody defines parameters for Graphql.
+type GraphqlJSONBody struct {
+	// OperationName The operation to run, for a document with several.
+	OperationName *string `json:"operationName,omitempty"`
+
+	// Query The GraphQL document.
+	Query string `json:"query"`
+
+	// Variables Values of the operation's variables.
+	Variables *map[string]interface{} `json:"variables,omitempty"`
+}
+
+// GraphqlParams defines parameters for Graphql.
+type GraphqlParams struct {
+	// IdempotencyKey Makes the request safe to retry: 1 to 255 printable ASCII characters, unique per intended operation (e.g. a UUID), scoped to the API key and kept 24 hours.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// JobyVersion Pins the API version; default v1.
+	JobyVersion *GraphqlParamsJobyVersion `json:"Joby-Version,omitempty"`
+}
+
+// GraphqlParamsJobyVersion defines parameters for Graphql.
+type GraphqlParamsJobyVersion string
+
+// Graphql400JSONResponseBody defines parameters for Graphql.
+type Graphql400JSONResponseBody struct {
+	union json.RawMessage
+}
+
 // ListLeadsParams defines parameters for ListLeads.
 type ListLeadsParams struct {
 	// Limit The page size: default 50; values above 1000 are clamped to 1000.
@@ -2518,6 +2654,9 @@ type CreateClientJSONRequestBody = ClientCreate
 
 // UpdateClientJSONRequestBody defines body for UpdateClient for application/json ContentType.
 type UpdateClientJSONRequestBody = ClientUpdate
+
+// GraphqlJSONRequestBody defines body for Graphql for application/json ContentType.
+type GraphqlJSONRequestBody GraphqlJSONBody
 
 // CreateLeadJSONRequestBody defines body for CreateLead for application/json ContentType.
 type CreateLeadJSONRequestBody = LeadCreate
@@ -3921,6 +4060,146 @@ func (t UpdateClient403JSONResponseBody) MarshalJSON() ([]byte, error) {
 }
 
 func (t *UpdateClient403JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsErrorBatchedGraphQLRequestsAreNotSupported returns the union data inside the Graphql400JSONResponseBody as a ErrorBatchedGraphQLRequestsAreNotSupported
+func (t Graphql400JSONResponseBody) AsErrorBatchedGraphQLRequestsAreNotSupported() (ErrorBatchedGraphQLRequestsAreNotSupported, error) {
+	var body ErrorBatchedGraphQLRequestsAreNotSupported
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromErrorBatchedGraphQLRequestsAreNotSupported overwrites any union data inside the Graphql400JSONResponseBody as the provided ErrorBatchedGraphQLRequestsAreNotSupported
+func (t *Graphql400JSONResponseBody) FromErrorBatchedGraphQLRequestsAreNotSupported(v ErrorBatchedGraphQLRequestsAreNotSupported) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeErrorBatchedGraphQLRequestsAreNotSupported performs a merge with any union data inside the Graphql400JSONResponseBody, using the provided ErrorBatchedGraphQLRequestsAreNotSupported
+func (t *Graphql400JSONResponseBody) MergeErrorBatchedGraphQLRequestsAreNotSupported(v ErrorBatchedGraphQLRequestsAreNotSupported) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsErrorIdempotencyKeyIsNotSupportedOnGraphQLRequests returns the union data inside the Graphql400JSONResponseBody as a ErrorIdempotencyKeyIsNotSupportedOnGraphQLRequests
+func (t Graphql400JSONResponseBody) AsErrorIdempotencyKeyIsNotSupportedOnGraphQLRequests() (ErrorIdempotencyKeyIsNotSupportedOnGraphQLRequests, error) {
+	var body ErrorIdempotencyKeyIsNotSupportedOnGraphQLRequests
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromErrorIdempotencyKeyIsNotSupportedOnGraphQLRequests overwrites any union data inside the Graphql400JSONResponseBody as the provided ErrorIdempotencyKeyIsNotSupportedOnGraphQLRequests
+func (t *Graphql400JSONResponseBody) FromErrorIdempotencyKeyIsNotSupportedOnGraphQLRequests(v ErrorIdempotencyKeyIsNotSupportedOnGraphQLRequests) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeErrorIdempotencyKeyIsNotSupportedOnGraphQLRequests performs a merge with any union data inside the Graphql400JSONResponseBody, using the provided ErrorIdempotencyKeyIsNotSupportedOnGraphQLRequests
+func (t *Graphql400JSONResponseBody) MergeErrorIdempotencyKeyIsNotSupportedOnGraphQLRequests(v ErrorIdempotencyKeyIsNotSupportedOnGraphQLRequests) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsErrorInvalidJSON returns the union data inside the Graphql400JSONResponseBody as a ErrorInvalidJSON
+func (t Graphql400JSONResponseBody) AsErrorInvalidJSON() (ErrorInvalidJSON, error) {
+	var body ErrorInvalidJSON
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromErrorInvalidJSON overwrites any union data inside the Graphql400JSONResponseBody as the provided ErrorInvalidJSON
+func (t *Graphql400JSONResponseBody) FromErrorInvalidJSON(v ErrorInvalidJSON) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeErrorInvalidJSON performs a merge with any union data inside the Graphql400JSONResponseBody, using the provided ErrorInvalidJSON
+func (t *Graphql400JSONResponseBody) MergeErrorInvalidJSON(v ErrorInvalidJSON) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsErrorUnsupportedVersion returns the union data inside the Graphql400JSONResponseBody as a ErrorUnsupportedVersion
+func (t Graphql400JSONResponseBody) AsErrorUnsupportedVersion() (ErrorUnsupportedVersion, error) {
+	var body ErrorUnsupportedVersion
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromErrorUnsupportedVersion overwrites any union data inside the Graphql400JSONResponseBody as the provided ErrorUnsupportedVersion
+func (t *Graphql400JSONResponseBody) FromErrorUnsupportedVersion(v ErrorUnsupportedVersion) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeErrorUnsupportedVersion performs a merge with any union data inside the Graphql400JSONResponseBody, using the provided ErrorUnsupportedVersion
+func (t *Graphql400JSONResponseBody) MergeErrorUnsupportedVersion(v ErrorUnsupportedVersion) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsErrorInvalidHeaders returns the union data inside the Graphql400JSONResponseBody as a ErrorInvalidHeaders
+func (t Graphql400JSONResponseBody) AsErrorInvalidHeaders() (ErrorInvalidHeaders, error) {
+	var body ErrorInvalidHeaders
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromErrorInvalidHeaders overwrites any union data inside the Graphql400JSONResponseBody as the provided ErrorInvalidHeaders
+func (t *Graphql400JSONResponseBody) FromErrorInvalidHeaders(v ErrorInvalidHeaders) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeErrorInvalidHeaders performs a merge with any union data inside the Graphql400JSONResponseBody, using the provided ErrorInvalidHeaders
+func (t *Graphql400JSONResponseBody) MergeErrorInvalidHeaders(v ErrorInvalidHeaders) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t Graphql400JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *Graphql400JSONResponseBody) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
@@ -6269,6 +6548,24 @@ type ClientInterface interface {
 	// Corresponds with PATCH /v1/clients/{id} (the `UpdateClient` operationId).
 	UpdateClient(ctx context.Context, id openapi_types.UUID, params *UpdateClientParams, body UpdateClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GraphqlWithBody GraphQL over HTTP
+	//
+	// GraphQL over HTTP on the same resources, keys, scopes and organizations as the REST API. The schema is served by introspection. Each query is charged its cost in points (1 per root field, first per connection, 1 per record for each to-one reference under it, 10 per mutation) from the key's bucket of rate_limit_per_minute × 50 points a minute; extensions.cost reports it. Field errors, forbidden fields (FORBIDDEN with required_scope) and userErrors come back with status 200; clients that accept application/graphql-response+json get 400 for requests that fail before execution. Any valid API key may call it.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/graphql (the `Graphql` operationId).
+	GraphqlWithBody(ctx context.Context, params *GraphqlParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Graphql GraphQL over HTTP
+	//
+	// GraphQL over HTTP on the same resources, keys, scopes and organizations as the REST API. The schema is served by introspection. Each query is charged its cost in points (1 per root field, first per connection, 1 per record for each to-one reference under it, 10 per mutation) from the key's bucket of rate_limit_per_minute × 50 points a minute; extensions.cost reports it. Field errors, forbidden fields (FORBIDDEN with required_scope) and userErrors come back with status 200; clients that accept application/graphql-response+json get 400 for requests that fail before execution. Any valid API key may call it.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/graphql (the `Graphql` operationId).
+	Graphql(ctx context.Context, params *GraphqlParams, body GraphqlJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListLeads List leads
 	//
 	// Requires scope `leads:read`.
@@ -6658,6 +6955,44 @@ func (c *APIClient) UpdateClientWithBody(ctx context.Context, id openapi_types.U
 // Corresponds with PATCH /v1/clients/{id} (the `UpdateClient` operationId).
 func (c *APIClient) UpdateClient(ctx context.Context, id openapi_types.UUID, params *UpdateClientParams, body UpdateClientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateClientRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GraphqlWithBody GraphQL over HTTP
+//
+// GraphQL over HTTP on the same resources, keys, scopes and organizations as the REST API. The schema is served by introspection. Each query is charged its cost in points (1 per root field, first per connection, 1 per record for each to-one reference under it, 10 per mutation) from the key's bucket of rate_limit_per_minute × 50 points a minute; extensions.cost reports it. Field errors, forbidden fields (FORBIDDEN with required_scope) and userErrors come back with status 200; clients that accept application/graphql-response+json get 400 for requests that fail before execution. Any valid API key may call it.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/graphql (the `Graphql` operationId).
+func (c *APIClient) GraphqlWithBody(ctx context.Context, params *GraphqlParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGraphqlRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Graphql GraphQL over HTTP
+//
+// GraphQL over HTTP on the same resources, keys, scopes and organizations as the REST API. The schema is served by introspection. Each query is charged its cost in points (1 per root field, first per connection, 1 per record for each to-one reference under it, 10 per mutation) from the key's bucket of rate_limit_per_minute × 50 points a minute; extensions.cost reports it. Field errors, forbidden fields (FORBIDDEN with required_scope) and userErrors come back with status 200; clients that accept application/graphql-response+json get 400 for requests that fail before execution. Any valid API key may call it.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/graphql (the `Graphql` operationId).
+func (c *APIClient) Graphql(ctx context.Context, params *GraphqlParams, body GraphqlJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGraphqlRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7773,6 +8108,72 @@ func NewUpdateClientRequestWithBody(server string, id openapi_types.UUID, params
 	}
 
 	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.JobyVersion != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "Joby-Version", *params.JobyVersion, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Joby-Version", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGraphqlRequest calls the generic Graphql builder with application/json body
+func NewGraphqlRequest(server string, params *GraphqlParams, body GraphqlJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGraphqlRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGraphqlRequestWithBody constructs an http.Request for the Graphql method, with any body, and a specified content type
+func NewGraphqlRequestWithBody(server string, params *GraphqlParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/graphql")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -9169,6 +9570,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/clients/{id} (the `UpdateClient` operationId).
 	UpdateClientWithResponse(ctx context.Context, id openapi_types.UUID, params *UpdateClientParams, body UpdateClientJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateClientResponse, error)
+
+	// GraphqlWithBodyWithResponse GraphQL over HTTP
+	//
+	// GraphQL over HTTP on the same resources, keys, scopes and organizations as the REST API. The schema is served by introspection. Each query is charged its cost in points (1 per root field, first per connection, 1 per record for each to-one reference under it, 10 per mutation) from the key's bucket of rate_limit_per_minute × 50 points a minute; extensions.cost reports it. Field errors, forbidden fields (FORBIDDEN with required_scope) and userErrors come back with status 200; clients that accept application/graphql-response+json get 400 for requests that fail before execution. Any valid API key may call it.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/graphql (the `Graphql` operationId).
+	GraphqlWithBodyWithResponse(ctx context.Context, params *GraphqlParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GraphqlResponse, error)
+
+	// GraphqlWithResponse GraphQL over HTTP
+	//
+	// GraphQL over HTTP on the same resources, keys, scopes and organizations as the REST API. The schema is served by introspection. Each query is charged its cost in points (1 per root field, first per connection, 1 per record for each to-one reference under it, 10 per mutation) from the key's bucket of rate_limit_per_minute × 50 points a minute; extensions.cost reports it. Field errors, forbidden fields (FORBIDDEN with required_scope) and userErrors come back with status 200; clients that accept application/graphql-response+json get 400 for requests that fail before execution. Any valid API key may call it.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/graphql (the `Graphql` operationId).
+	GraphqlWithResponse(ctx context.Context, params *GraphqlParams, body GraphqlJSONRequestBody, reqEditors ...RequestEditorFn) (*GraphqlResponse, error)
 
 	// ListLeadsWithResponse List leads
 	//
@@ -10831,6 +11250,228 @@ func (r UpdateClientResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateClientResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GraphqlResponse200Headers the declared response headers of an HTTP 200 response for Graphql
+type GraphqlResponse200Headers struct {
+	IdempotentReplayed  *string
+	JobyVersion         string
+	RateLimit           *string
+	RateLimitPolicy     *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+	XRequestId          openapi_types.UUID
+}
+
+// GraphqlResponse400Headers the declared response headers of an HTTP 400 response for Graphql
+type GraphqlResponse400Headers struct {
+	JobyVersion string
+	XRequestId  openapi_types.UUID
+}
+
+// GraphqlResponse401Headers the declared response headers of an HTTP 401 response for Graphql
+type GraphqlResponse401Headers struct {
+	JobyVersion     string
+	WWWAuthenticate string
+	XRequestId      openapi_types.UUID
+}
+
+// GraphqlResponse403Headers the declared response headers of an HTTP 403 response for Graphql
+type GraphqlResponse403Headers struct {
+	JobyVersion string
+	XRequestId  openapi_types.UUID
+}
+
+// GraphqlResponse409Headers the declared response headers of an HTTP 409 response for Graphql
+type GraphqlResponse409Headers struct {
+	JobyVersion string
+	RetryAfter  int
+	XRequestId  openapi_types.UUID
+}
+
+// GraphqlResponse413Headers the declared response headers of an HTTP 413 response for Graphql
+type GraphqlResponse413Headers struct {
+	JobyVersion string
+	XRequestId  openapi_types.UUID
+}
+
+// GraphqlResponse415Headers the declared response headers of an HTTP 415 response for Graphql
+type GraphqlResponse415Headers struct {
+	JobyVersion string
+	XRequestId  openapi_types.UUID
+}
+
+// GraphqlResponse422Headers the declared response headers of an HTTP 422 response for Graphql
+type GraphqlResponse422Headers struct {
+	JobyVersion string
+	XRequestId  openapi_types.UUID
+}
+
+// GraphqlResponse429Headers the declared response headers of an HTTP 429 response for Graphql
+type GraphqlResponse429Headers struct {
+	JobyVersion         string
+	RateLimit           *string
+	RateLimitPolicy     *string
+	RetryAfter          int
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRateLimitReset     *int
+	XRequestId          openapi_types.UUID
+}
+
+// GraphqlResponse500Headers the declared response headers of an HTTP 500 response for Graphql
+type GraphqlResponse500Headers struct {
+	JobyVersion string
+	XRequestId  openapi_types.UUID
+}
+
+// GraphqlResponse503Headers the declared response headers of an HTTP 503 response for Graphql
+type GraphqlResponse503Headers struct {
+	JobyVersion string
+	RetryAfter  int
+	XRequestId  openapi_types.UUID
+}
+
+type GraphqlResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Data       *map[string]interface{} `json:"data,omitempty"`
+		Errors     *[]GraphQLError         `json:"errors,omitempty"`
+		Extensions *map[string]interface{} `json:"extensions,omitempty"`
+	}
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Graphql400JSONResponseBody
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ModuleDisabled
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *IdempotencyInProgress
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ErrorUnsupportedMediaTypeSendApplicationJson
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *IdempotencyMismatch
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GraphqlResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GraphqlResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GraphqlResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GraphqlResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *GraphqlResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *GraphqlResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *GraphqlResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *GraphqlResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GraphqlResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GraphqlResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GraphqlResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GraphqlResponse) GetJSON200() *struct {
+	Data       *map[string]interface{} `json:"data,omitempty"`
+	Errors     *[]GraphQLError         `json:"errors,omitempty"`
+	Extensions *map[string]interface{} `json:"extensions,omitempty"`
+} {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GraphqlResponse) GetJSON400() *Graphql400JSONResponseBody {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GraphqlResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GraphqlResponse) GetJSON403() *ModuleDisabled {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r GraphqlResponse) GetJSON409() *IdempotencyInProgress {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r GraphqlResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r GraphqlResponse) GetJSON415() *ErrorUnsupportedMediaTypeSendApplicationJson {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GraphqlResponse) GetJSON422() *IdempotencyMismatch {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GraphqlResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GraphqlResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GraphqlResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GraphqlResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GraphqlResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GraphqlResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GraphqlResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13912,6 +14553,36 @@ func (c *ClientWithResponses) UpdateClientWithResponse(ctx context.Context, id o
 	return ParseUpdateClientResponse(rsp)
 }
 
+// GraphqlWithBodyWithResponse GraphQL over HTTP
+//
+// GraphQL over HTTP on the same resources, keys, scopes and organizations as the REST API. The schema is served by introspection. Each query is charged its cost in points (1 per root field, first per connection, 1 per record for each to-one reference under it, 10 per mutation) from the key's bucket of rate_limit_per_minute × 50 points a minute; extensions.cost reports it. Field errors, forbidden fields (FORBIDDEN with required_scope) and userErrors come back with status 200; clients that accept application/graphql-response+json get 400 for requests that fail before execution. Any valid API key may call it.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/graphql (the `Graphql` operationId).
+func (c *ClientWithResponses) GraphqlWithBodyWithResponse(ctx context.Context, params *GraphqlParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GraphqlResponse, error) {
+	rsp, err := c.GraphqlWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGraphqlResponse(rsp)
+}
+
+// GraphqlWithResponse GraphQL over HTTP
+//
+// GraphQL over HTTP on the same resources, keys, scopes and organizations as the REST API. The schema is served by introspection. Each query is charged its cost in points (1 per root field, first per connection, 1 per record for each to-one reference under it, 10 per mutation) from the key's bucket of rate_limit_per_minute × 50 points a minute; extensions.cost reports it. Field errors, forbidden fields (FORBIDDEN with required_scope) and userErrors come back with status 200; clients that accept application/graphql-response+json get 400 for requests that fail before execution. Any valid API key may call it.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/graphql (the `Graphql` operationId).
+func (c *ClientWithResponses) GraphqlWithResponse(ctx context.Context, params *GraphqlParams, body GraphqlJSONRequestBody, reqEditors ...RequestEditorFn) (*GraphqlResponse, error) {
+	rsp, err := c.Graphql(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGraphqlResponse(rsp)
+}
+
 // ListLeadsWithResponse List leads
 //
 // Requires scope `leads:read`.
@@ -16931,6 +17602,401 @@ func ParseUpdateClientResponse(rsp *http.Response) (*UpdateClientResponse, error
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateClientResponse503Headers
+		if values := rsp.Header.Values("Joby-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Joby-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.JobyVersion = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value openapi_types.UUID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGraphqlResponse parses an HTTP response from a GraphqlWithResponse call
+func ParseGraphqlResponse(rsp *http.Response) (*GraphqlResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GraphqlResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Data       *map[string]interface{} `json:"data,omitempty"`
+			Errors     *[]GraphQLError         `json:"errors,omitempty"`
+			Extensions *map[string]interface{} `json:"extensions,omitempty"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Graphql400JSONResponseBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ModuleDisabled
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyInProgress
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorUnsupportedMediaTypeSendApplicationJson
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest IdempotencyMismatch
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GraphqlResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Joby-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Joby-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.JobyVersion = value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value openapi_types.UUID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GraphqlResponse400Headers
+		if values := rsp.Header.Values("Joby-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Joby-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.JobyVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value openapi_types.UUID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GraphqlResponse401Headers
+		if values := rsp.Header.Values("Joby-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Joby-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.JobyVersion = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value openapi_types.UUID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GraphqlResponse403Headers
+		if values := rsp.Header.Values("Joby-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Joby-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.JobyVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value openapi_types.UUID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers GraphqlResponse409Headers
+		if values := rsp.Header.Values("Joby-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Joby-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.JobyVersion = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value openapi_types.UUID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers GraphqlResponse413Headers
+		if values := rsp.Header.Values("Joby-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Joby-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.JobyVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value openapi_types.UUID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers GraphqlResponse415Headers
+		if values := rsp.Header.Values("Joby-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Joby-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.JobyVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value openapi_types.UUID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers GraphqlResponse422Headers
+		if values := rsp.Header.Values("Joby-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Joby-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.JobyVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value openapi_types.UUID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers GraphqlResponse429Headers
+		if values := rsp.Header.Values("Joby-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Joby-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.JobyVersion = value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value openapi_types.UUID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers GraphqlResponse500Headers
+		if values := rsp.Header.Values("Joby-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Joby-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.JobyVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value openapi_types.UUID
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GraphqlResponse503Headers
 		if values := rsp.Header.Values("Joby-Version"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Joby-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {

@@ -6,12 +6,16 @@ import (
 
 	"gatehouse.dev/audit"
 	"gatehouse.dev/ratelimit"
+	"gatehouse.dev/resource"
 	"gatehouse.dev/resource/graphql"
 	"gatehouse.dev/stack"
 )
 
 // graphqlPath is where the GraphQL API is served.
 const graphqlPath = "/v1/graphql"
+
+// graphqlRoute documents it in the OpenAPI document.
+var graphqlRoute = resource.Route{Method: "POST", Path: graphqlPath, Summary: "GraphQL over HTTP", Doc: graphql.RouteDoc()}
 
 // mountGraphQL serves the GraphQL API of the same resources at
 // POST /v1/graphql: the same keys, version header, organization switch and

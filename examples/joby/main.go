@@ -158,6 +158,7 @@ func newApp(ctx context.Context, o stack.Options, publicURL string) (*stack.Stac
 		KeyFormat:          "joby_<live|test>_<public_id>_<secret>",
 		LimiterUnavailable: true, // documents the 503 of a Redis limiter set to fail closed
 	}
+	o.OpenAPI.Routes = append(o.OpenAPI.Routes, graphqlRoute)
 	s, err := stack.New(ctx, o)
 	if err != nil {
 		return nil, err

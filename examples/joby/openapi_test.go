@@ -34,6 +34,7 @@ import (
 	"gatehouse.dev/idempotency"
 	"gatehouse.dev/idempotency/sqlidem"
 	"gatehouse.dev/internal/uuid"
+	"gatehouse.dev/resource/graphql"
 	"gatehouse.dev/resource/openapi"
 )
 
@@ -641,6 +642,13 @@ func TestOpenAPIContract(t *testing.T) {
 	c.want(c.call(valid, "DELETE", "/v1/webhooks/"+subID, "", auth...), 204, "")
 	c.want(c.call(valid, "DELETE", "/v1/webhooks/"+subID, "", auth...), 404, "Not found")
 	c.want(c.call(unchecked, "PUT", "/v1/webhooks/"+subID, `{}`, auth...), 405, "Method not allowed")
+
+	// GraphQL: a query, and the refusals the handler answers in the REST
+	// shape.
+	c.want(c.call(valid, "POST", "/v1/graphql", `{"query":"{ leads(first: 1) { nodes { id firstName } } }"}`, auth...), 200, "")
+	c.want(c.call(valid, "POST", "/v1/graphql", `{"query":"{ nope }"}`, auth...), 200, "")
+	c.want(c.call(invalid, "POST", "/v1/graphql", `[{"query":"{ __typename }"}]`, auth...), 400, graphql.MsgBatchNotSupported)
+	c.want(c.call(valid, "POST", "/v1/graphql", `{"query":"{ __typename }"}`, append(auth, "Idempotency-Key", "g1")...), 400, graphql.MsgIdempotencyKey)
 
 	// Every operation was exercised with a success, and every error class
 	// the example can answer was seen.
