@@ -39,7 +39,8 @@ type requestState struct {
 	outcome   string
 	caller    Caller
 	hasCaller bool
-	version   any // the served API version (a string), or nil
+	version   any       // the served API version (a string), or nil
+	ops       *[]string // SetOperations (nil: none)
 }
 
 // Value returns the state itself for requestKey, and the parent's value

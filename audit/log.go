@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"gatehouse.dev"
 )
 
 // DefaultCap is how many entries each key keeps when an option leaves it zero.
@@ -32,6 +34,14 @@ type Entry struct {
 	DurationMS int64  `json:"duration_ms"`
 	IP         string `json:"ip"`
 	UserAgent  string `json:"user_agent"`
+	// Operations are what the request did in terms of the server's schema,
+	// recorded by its handler with gatehouse.SetOperations: for a GraphQL
+	// request the root fields it selected ("leads", "leadCreate"), the
+	// route staying "/v1/graphql". Never client-chosen text: only
+	// gatehouse.ValidOperation names, each once, at most
+	// gatehouse.MaxOperations. Nil (left out of the JSON) for REST
+	// requests.
+	Operations []string `json:"operations,omitempty"`
 }
 
 // Sink takes entries from the request path. Record must not block and must
@@ -106,10 +116,11 @@ func (r Refused) AddRefused(e Entry) Refused {
 }
 
 // Normalized returns e as every backend stores it: Time in UTC truncated to
-// the millisecond (without a monotonic reading), and every string valid
-// UTF-8 without NUL bytes (each invalid sequence or NUL becomes U+FFFD), so
-// that PostgreSQL text columns and the Redis encoding accept it. It does not
-// allocate when e is already clean.
+// the millisecond (without a monotonic reading), every string valid UTF-8
+// without NUL bytes (each invalid sequence or NUL becomes U+FFFD), so that
+// PostgreSQL text columns and the Redis encoding accept it, and Operations
+// cleaned with gatehouse.CleanOperations (invalid names and repeats
+// dropped, nil when empty). It does not allocate when e is already clean.
 func (e Entry) Normalized() Entry {
 	e.Time = e.Time.UTC().Truncate(time.Millisecond).Round(0)
 	e.RequestID = cleanString(e.RequestID)
@@ -120,6 +131,7 @@ func (e Entry) Normalized() Entry {
 	e.Path = cleanString(e.Path)
 	e.IP = cleanString(e.IP)
 	e.UserAgent = cleanString(e.UserAgent)
+	e.Operations = gatehouse.CleanOperations(e.Operations)
 	return e
 }
 

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -77,6 +78,7 @@ func (m *Memory) Record(e Entry) {
 		return
 	}
 	e = e.Normalized()
+	e.Operations = slices.Clone(e.Operations) // the caller's slice stays its own
 	m.mu.Lock()
 	m.add(e)
 	m.mu.Unlock()
@@ -93,7 +95,9 @@ func (m *Memory) Write(_ context.Context, entries []Entry) error {
 		if entries[i].KeyID == "" || entries[i].OrganizationID == "" {
 			continue
 		}
-		m.add(entries[i].Normalized())
+		e := entries[i].Normalized()
+		e.Operations = slices.Clone(e.Operations)
+		m.add(e)
 	}
 	return nil
 }

@@ -101,7 +101,8 @@ func New(opts Options) (*Middleware, error) {
 // time (UTC, milliseconds), the request id of [gatehouse.RequestID] (a fresh
 // one without it), method, path without the query, the route pattern
 // recorded by the router ([gatehouse.RouteFromContext]), status, duration,
-// client IP and the truncated User-Agent. Headers, query, bodies and the key
+// client IP, the truncated User-Agent and the operations the handler
+// recorded ([gatehouse.OperationsFromContext], e.g. GraphQL root fields). Headers, query, bodies and the key
 // are never recorded.
 //
 // Without Options.Key, a request without per-request state gets one first
@@ -163,6 +164,7 @@ func (m *Middleware) record(r *http.Request, keyID, orgID string, start time.Tim
 		DurationMS:     d.Milliseconds(),
 		IP:             m.ips.text(m.clientIP.Addr(r)),
 		UserAgent:      truncate(r.UserAgent(), m.maxUA),
+		Operations:     gatehouse.OperationsFromContext(ctx),
 	})
 }
 

@@ -5,13 +5,16 @@ package audittest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"gatehouse.dev"
 	"gatehouse.dev/audit"
 )
 
@@ -35,7 +38,9 @@ type capper interface{ Cap() int }
 // batch, idempotent rewrites, cleaning of NUL and invalid UTF-8, entries
 // without ids ignored, concurrent writers, and several [audit.Recorder]s
 // writing one key out of time order; requests refused by the rate limit
-// (429) counted in [audit.Refused] instead of kept among the latest.
+// (429) counted in [audit.Refused] instead of kept among the latest;
+// [audit.Entry.Operations] round trip (in order, nil when none, invalid
+// names and repeats dropped as [audit.Entry.Normalized] does).
 func Run(t *testing.T, newLog func(t *testing.T) Log) {
 	t.Helper()
 	for _, tc := range []struct {
@@ -55,6 +60,7 @@ func Run(t *testing.T, newLog func(t *testing.T) Log) {
 		{"ConcurrentWriters", testConcurrent},
 		{"Recorders", testRecorders},
 		{"RateLimitedNotKept", testRateLimited},
+		{"Operations", testOperations},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -153,7 +159,8 @@ func equal(a, b audit.Entry) bool {
 	return a.Time.Equal(b.Time) && a.Time.Location() == b.Time.Location() && a.RequestID == b.RequestID &&
 		a.KeyID == b.KeyID && a.OrganizationID == b.OrganizationID && a.Method == b.Method &&
 		a.Route == b.Route && a.Path == b.Path && a.Status == b.Status && a.DurationMS == b.DurationMS &&
-		a.IP == b.IP && a.UserAgent == b.UserAgent
+		a.IP == b.IP && a.UserAgent == b.UserAgent && slices.Equal(a.Operations, b.Operations) &&
+		(a.Operations == nil) == (b.Operations == nil)
 }
 
 func ids(es []audit.Entry) []string {
@@ -488,6 +495,49 @@ func testRateLimited(t *testing.T, l Log, c int) {
 		}
 		if n := len(latest(t, l, k[0], k[1])); n != 0 {
 			t.Errorf("Latest(%s, %s) holds %d refused entries", k[0], k[1], n)
+		}
+	}
+}
+
+func testOperations(t *testing.T, l Log, _ int) {
+	gql := entry("org-a", "key-1", 1, rid(1))
+	gql.Method, gql.Route, gql.Path = "POST", "/v1/graphql", "/v1/graphql"
+	gql.Operations = []string{"leads", "leadCreate", "__schema", "_x9"}
+	rest := entry("org-a", "key-2", 2, rid(2))
+	empty := entry("org-a", "key-3", 3, rid(3))
+	empty.Operations = []string{}
+	dirty := entry("org-a", "key-4", 4, rid(4))
+	// Only schema names are kept: never text with spaces, separators,
+	// NUL or invalid UTF-8, each name once, at most MaxOperations.
+	dirty.Operations = []string{"leads", "a b", "leads", "x\x00", "\xff", "9lives", "", "clients", strings.Repeat("n", 65)}
+	many := entry("org-a", "key-5", 5, rid(5))
+	for i := range gatehouse.MaxOperations + 5 {
+		many.Operations = append(many.Operations, fmt.Sprintf("f%d", i))
+	}
+	write(t, l, gql, rest, empty, dirty, many)
+	for _, tc := range []struct {
+		e    audit.Entry
+		want []string
+	}{
+		{gql, []string{"leads", "leadCreate", "__schema", "_x9"}}, {rest, nil}, {empty, nil},
+		{dirty, []string{"leads", "clients"}}, {many, many.Operations[:gatehouse.MaxOperations]},
+	} {
+		got := latest(t, l, "org-a", tc.e.KeyID)
+		if len(got) != 1 {
+			t.Fatalf("%s: got %d entries", tc.e.KeyID, len(got))
+		}
+		if !slices.Equal(got[0].Operations, tc.want) || (tc.want == nil) != (got[0].Operations == nil) {
+			t.Errorf("%s: operations %q, want %q", tc.e.KeyID, got[0].Operations, tc.want)
+		}
+		same(t, got, []audit.Entry{tc.e.Normalized()})
+		b, err := json.Marshal(got[0])
+		switch {
+		case err != nil:
+			t.Error(err)
+		case tc.want == nil && strings.Contains(string(b), "operations"):
+			t.Errorf("an entry without operations: %s", b)
+		case tc.want != nil && !strings.Contains(string(b), `"operations":["`+strings.Join(tc.want, `","`)+`"]`):
+			t.Errorf("an entry with operations: %s", b)
 		}
 	}
 }

@@ -37,8 +37,13 @@ import (
 const DefaultTTL = 30 * 24 * time.Hour
 
 // formatVersion is the first field of the encoded entry after the request
-// id.
-const formatVersion = "1"
+// id. Format "2" is format "1" plus a last field, the entry's Operations
+// separated by spaces; entries without operations are still written in
+// format "1", which pods of earlier versions read.
+const (
+	formatVersion    = "1"
+	formatOperations = "2"
+)
 
 // maxPerCall bounds the entries of one key in one script call (Lua's unpack
 // limit is far above).
@@ -268,12 +273,17 @@ func (s *Store) Latest(ctx context.Context, orgID, keyID string) ([]audit.Entry,
 
 // Encode returns the sorted-set member of e (already normalized, so free
 // of NUL bytes): the request id, then the format version, method, route,
-// path, status, duration in ms, IP and User-Agent, NUL-separated. Time, key
-// and organization are in the score and the key.
+// path, status, duration in ms, IP and User-Agent, NUL-separated, then,
+// only when there are any (format "2"), the operations separated by
+// spaces. Time, key and organization are in the score and the key.
 func Encode(e audit.Entry) string {
 	var b strings.Builder
 	b.Grow(len(e.RequestID) + len(e.Method) + len(e.Route) + len(e.Path) + len(e.IP) + len(e.UserAgent) + 24)
-	for i, f := range [...]string{e.RequestID, formatVersion, e.Method, e.Route, e.Path} {
+	format := formatVersion
+	if len(e.Operations) > 0 {
+		format = formatOperations
+	}
+	for i, f := range [...]string{e.RequestID, format, e.Method, e.Route, e.Path} {
 		if i > 0 {
 			b.WriteByte(0)
 		}
@@ -287,11 +297,20 @@ func Encode(e audit.Entry) string {
 	b.WriteString(e.IP)
 	b.WriteByte(0)
 	b.WriteString(e.UserAgent)
+	if len(e.Operations) > 0 {
+		b.WriteByte(0)
+		for i, op := range e.Operations {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(op)
+		}
+	}
 	return b.String()
 }
 
-// Decode parses a member written by [Encode]; Time, KeyID and
-// OrganizationID are left zero.
+// Decode parses a member written by [Encode] (format "1" or "2"); Time,
+// KeyID and OrganizationID are left zero.
 func Decode(m string) (audit.Entry, error) {
 	var f [9]string
 	rest := m
@@ -303,7 +322,19 @@ func Decode(m string) (audit.Entry, error) {
 		}
 	}
 	f[8] = rest
-	if f[1] != formatVersion {
+	var ops []string
+	switch f[1] {
+	case formatVersion:
+	case formatOperations:
+		var list string
+		var ok bool
+		f[8], list, ok = strings.Cut(rest, "\x00")
+		if !ok {
+			return audit.Entry{}, errors.New("redisaudit: decode: too few fields")
+		}
+		rest = list
+		ops = strings.Fields(list)
+	default:
 		return audit.Entry{}, fmt.Errorf("redisaudit: decode: unknown format %q", f[1])
 	}
 	if strings.IndexByte(rest, 0) >= 0 {
@@ -319,6 +350,6 @@ func Decode(m string) (audit.Entry, error) {
 	}
 	return audit.Entry{
 		RequestID: f[0], Method: f[2], Route: f[3], Path: f[4],
-		Status: status, DurationMS: dur, IP: f[7], UserAgent: f[8],
+		Status: status, DurationMS: dur, IP: f[7], UserAgent: f[8], Operations: ops,
 	}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -260,6 +261,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add("r1\x001\x00GET\x00/v1/leads/{id}\x00/v1/leads/1\x00200\x003\x00203.0.113.7\x00curl/8")
 	f.Add("r\x001\x00\x00\x00\x000\x000\x00\x00")
 	f.Add("r\x002\x00GET")
+	f.Add("g\x002\x00POST\x00/v1/graphql\x00/v1/graphql\x00200\x003\x00::1\x00ua\x00leads leadCreate")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, m string) {
 		e, err := redisaudit.Decode(m)
@@ -270,7 +272,7 @@ func FuzzDecode(f *testing.F) {
 			// Numbers may be written differently ("+1", "01"); decoding
 			// the re-encoding must give the same entry.
 			e2, err := redisaudit.Decode(again)
-			if err != nil || e2 != e {
+			if err != nil || !reflect.DeepEqual(e2, e) {
 				t.Fatalf("round trip: %q → %+v → %q → %+v, %v", m, e, again, e2, err)
 			}
 		}
@@ -283,9 +285,11 @@ func TestEncodeRoundTrip(t *testing.T) {
 		{},
 		{RequestID: "0b8f1a52-7a53-4f0e-9d6c-2b1f3f0c2e11", Method: "PATCH", Route: "/v1/leads/{id}", Path: "/v1/leads/x", Status: 429, DurationMS: 12345, IP: "2001:db8::1", UserAgent: "agent ✓"},
 		{RequestID: "r", Status: -1, DurationMS: -5},
+		{RequestID: "g", Method: "POST", Route: "/v1/graphql", Status: 200, UserAgent: "ua", Operations: []string{"leads", "leadCreate", "__schema"}},
+		{RequestID: "g", Operations: []string{"leads"}},
 	} {
 		got, err := redisaudit.Decode(redisaudit.Encode(e))
-		if err != nil || got != e {
+		if err != nil || !reflect.DeepEqual(got, e) {
 			t.Fatalf("Decode(Encode(%+v)) = %+v, %v", e, got, err)
 		}
 	}

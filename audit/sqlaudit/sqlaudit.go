@@ -47,7 +47,7 @@ const lockClass = 0x6761 // "ga"
 // of SQLite (32,766) and PostgreSQL (65,535).
 const maxRowsPerInsert = 500
 
-const columns = "organization_id, key_id, time_ms, request_id, method, route, path, status, duration_ms, ip, user_agent"
+const columns = "organization_id, key_id, time_ms, request_id, method, route, path, status, duration_ms, ip, user_agent, operations"
 
 // Options configures [New].
 type Options struct {
@@ -94,7 +94,7 @@ func New(opts Options) (*Store, error) {
 		db:      opts.DB,
 		dialect: d,
 		cap:     opts.Cap,
-		latestQ: d.Rebind("SELECT time_ms, request_id, method, route, path, status, duration_ms, ip, user_agent FROM " + Table +
+		latestQ: d.Rebind("SELECT time_ms, request_id, method, route, path, status, duration_ms, ip, user_agent, operations FROM " + Table +
 			" WHERE organization_id = ? AND key_id = ? ORDER BY time_ms DESC, request_id DESC LIMIT ?"),
 		// Rows older than the Cap-th newest go; with fewer rows the
 		// subquery is NULL and nothing is deleted.
@@ -155,12 +155,21 @@ func Statements(d tenancy.Dialect) []string {
 const Component = "audit"
 
 // Migrations returns the versions of [Store]'s schema, oldest first, for
-// [tenancy.MigrateVersions]. Version 1 creates the table ([Statements]).
+// [tenancy.MigrateVersions]. Version 1 creates the table ([Statements]),
+// version 2 the refused-requests counter, version 3 the operations column.
 func Migrations() []tenancy.Migration {
 	return []tenancy.Migration{
 		{Version: 1, Description: "gatehouse_audit", Statements: Statements},
 		{Version: 2, Description: "gatehouse_audit_refused: per-key count of rate-limited requests", Statements: refusedDDL},
+		{Version: 3, Description: "gatehouse_audit.operations: the schema operations of a request (GraphQL root fields)", Statements: operationsDDL},
 	}
+}
+
+// operationsDDL is version 3: audit.Entry.Operations, space-separated
+// (operation names hold no spaces); ” for entries without any, and for
+// every entry written before.
+func operationsDDL(tenancy.Dialect) []string {
+	return []string{`ALTER TABLE ` + Table + ` ADD COLUMN operations TEXT NOT NULL DEFAULT ''`}
 }
 
 // refusedDDL is version 2: the per-key counter of refused requests.
@@ -337,14 +346,14 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, rows []audit.Entry) erro
 	var b strings.Builder
 	b.Grow(64 + len(rows)*26)
 	b.WriteString("INSERT INTO " + Table + " (" + columns + ") VALUES ")
-	args := make([]any, 0, len(rows)*11)
+	args := make([]any, 0, len(rows)*12)
 	for i, e := range rows {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?)")
+		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
 		args = append(args, e.OrganizationID, e.KeyID, e.Time.UnixMilli(), e.RequestID, e.Method, e.Route, e.Path,
-			e.Status, e.DurationMS, e.IP, e.UserAgent)
+			e.Status, e.DurationMS, e.IP, e.UserAgent, strings.Join(e.Operations, " "))
 	}
 	b.WriteString(" ON CONFLICT DO NOTHING")
 	if _, err := tx.ExecContext(ctx, s.dialect.Rebind(b.String()), args...); err != nil {
@@ -386,10 +395,14 @@ func (s *Store) Latest(ctx context.Context, orgID, keyID string) ([]audit.Entry,
 	for rows.Next() {
 		e := audit.Entry{KeyID: keyID, OrganizationID: orgID}
 		var ms int64
-		if err := rows.Scan(&ms, &e.RequestID, &e.Method, &e.Route, &e.Path, &e.Status, &e.DurationMS, &e.IP, &e.UserAgent); err != nil {
+		var ops string
+		if err := rows.Scan(&ms, &e.RequestID, &e.Method, &e.Route, &e.Path, &e.Status, &e.DurationMS, &e.IP, &e.UserAgent, &ops); err != nil {
 			return nil, fmt.Errorf("sqlaudit: latest: scan: %w", err)
 		}
 		e.Time = time.UnixMilli(ms).UTC()
+		if ops != "" {
+			e.Operations = strings.Fields(ops)
+		}
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {

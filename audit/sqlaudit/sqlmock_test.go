@@ -39,8 +39,8 @@ func TestLatestSQLShape(t *testing.T) {
 			}
 			ms := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC).UnixMilli()
 			mock.ExpectQuery(tc.want).WithArgs("org", "key", 7).WillReturnRows(
-				sqlmock.NewRows([]string{"time_ms", "request_id", "method", "route", "path", "status", "duration_ms", "ip", "user_agent"}).
-					AddRow(ms, "r1", "GET", "/v1/leads", "/v1/leads", 200, 3, "192.0.2.1", "curl"))
+				sqlmock.NewRows([]string{"time_ms", "request_id", "method", "route", "path", "status", "duration_ms", "ip", "user_agent", "operations"}).
+					AddRow(ms, "r1", "GET", "/v1/leads", "/v1/leads", 200, 3, "192.0.2.1", "curl", ""))
 			got, err := s.Latest(context.Background(), "org", "key")
 			if err != nil || len(got) != 1 || got[0].OrganizationID != "org" || got[0].KeyID != "key" || got[0].Time.UnixMilli() != ms {
 				t.Fatalf("Latest: %+v %v", got, err)
