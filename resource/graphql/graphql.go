@@ -91,8 +91,9 @@ type Options struct {
 	Route string
 	// RootFields, when set, receives the names of the root fields of each
 	// operation about to run (schema field names, never aliases or other
-	// client-chosen text; in document order, without repeats), e.g. for
-	// the audit log.
+	// client-chosen text; in document order, without repeats). The
+	// handler always records them with gatehouse.SetOperations, for the
+	// audit entry's operations.
 	RootFields func(ctx context.Context, names []string)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -386,8 +387,10 @@ func (h *Handler) Execute(ctx context.Context, req Request) (*Response, error) {
 		return requestError("BAD_USER_INPUT", verr), nil
 	}
 	e := &executor{h: h, ctx: ctx, doc: doc, op: op, vars: vars}
+	roots := e.rootFields()
+	gatehouse.SetOperations(ctx, roots) // the audit entry's operations
 	if h.fields != nil {
-		h.fields(ctx, e.rootFields())
+		h.fields(ctx, roots)
 	}
 	a := e.analyze()
 	if a.reqErr != nil {

@@ -116,6 +116,9 @@ func TestRouteAndRootFields(t *testing.T) {
 	if r.Code != http.StatusOK || gatehouse.RouteFromContext(ctx) != "/v1/graphql" {
 		t.Fatalf("%d %s, route %q", r.Code, r.Raw, gatehouse.RouteFromContext(ctx))
 	}
+	if ops := gatehouse.OperationsFromContext(ctx); strings.Join(ops, ",") != "leads,__typename,clients" {
+		t.Errorf("operations %v", ops)
+	}
 	e.raw(ctx, http.MethodPost, `{"query":"{ nope }"}`, map[string]string{"Content-Type": "application/json"})
 	mu.Lock()
 	defer mu.Unlock()
