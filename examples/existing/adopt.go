@@ -16,6 +16,7 @@ import (
 func adopt(ctx context.Context, svc *Service, keyring *gatehouse.Keyring, adminToken string) (*stack.Stack, error) {
 	api, err := stack.New(ctx, stack.Options{
 		DB: svc.DB, Dialect: svc.Dialect, Keyring: keyring, AdminToken: adminToken, KeyPrefix: "shop",
+		OrgIDType: tenancy.OrgIDInteger, // the shop's tenants are bigint ids
 		Resources: []resource.Resource{{
 			Name: "products", IDColumn: "product_id", IDType: resource.IDInteger, OrgColumn: "tenant_id",
 			Created: resource.Timestamp{Column: "inserted_at"}, Updated: resource.Timestamp{Column: "modified_at"},

@@ -71,7 +71,22 @@ func TestAdoption(t *testing.T) {
 			d, _ := out["data"].(map[string]any)
 			return d
 		}
-		org := admin("POST", "/orgs", `{"name":"Shop tenant"}`)["id"].(string)
+		// Tenants are the shop's bigint ids: given on creation, decimal in paths.
+		org := admin("POST", "/orgs", `{"id":42,"name":"Shop tenant"}`)["id"].(string)
+		if org != "42" {
+			t.Fatalf("org id %q", org)
+		}
+		if code, _, out := call("POST", "/admin/orgs", `{"name":"no id"}`, "Authorization", "Bearer "+adminToken); code != 400 {
+			t.Fatalf("org without an id: %d %v", code, out)
+		}
+		for _, bad := range []string{"abc", "007", "-1", "1.5"} {
+			if code, _, out := call("GET", "/admin/orgs/"+bad, "", "Authorization", "Bearer "+adminToken); code != 400 || out["error"] != "Invalid organization id" {
+				t.Fatalf("GET /admin/orgs/%s: %d %v", bad, code, out)
+			}
+		}
+		if code, _, out := call("GET", "/admin/orgs/43", "", "Authorization", "Bearer "+adminToken); code != 404 {
+			t.Fatalf("unknown org: %d %v", code, out)
+		}
 		admin("PATCH", "/orgs/"+org, `{"api_enabled":true}`)
 		k := admin("POST", "/orgs/"+org+"/api-keys", `{"name":"k","scopes":["products:read","products:create","reports:read"]}`)
 		key, keyID := k["key"].(string), k["id"].(string)
@@ -82,6 +97,10 @@ func TestAdoption(t *testing.T) {
 		id, isNumber := p["id"].(float64)
 		if code != 201 || !isNumber || h.Get("Location") != "/v1/products/1" || p["created_at"] == nil {
 			t.Fatalf("create: %d %v %v", code, out, h)
+		}
+		var n int
+		if err := db.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM products WHERE tenant_id = 42").Scan(&n); err != nil || n != 1 {
+			t.Fatalf("rows of tenant 42 (bigint): %d %v", n, err)
 		}
 		if code, _, out := call("POST", "/v1/products", `{"name":"Saw","category_id":999}`, bearer...); code != 400 || out["error"] != "Invalid foreign key" {
 			t.Fatalf("unknown category: %d %v", code, out)

@@ -1,7 +1,7 @@
 // Command existing is a shop service that existed before gatehouse: its own
-// tables (bigserial ids, inserted_at/modified_at, a global categories
-// table), its own session-authenticated pages. adopt.go, one file, is
-// everything it took to give it a public developer API.
+// tables (bigserial ids, a bigint tenant column, inserted_at/modified_at, a
+// global categories table), its own session-authenticated pages. adopt.go,
+// one file, is everything it took to give it a public developer API.
 //
 //	go run ./examples/existing   # SQLite file shop.db on 127.0.0.1:8082
 package main
@@ -27,7 +27,7 @@ type Service struct {
 	Dialect  tenancy.Dialect
 	Mux      *http.ServeMux
 	mu       sync.Mutex
-	sessions map[string]string // session cookie → tenant id
+	sessions map[string]string // session cookie → tenant id (decimal)
 }
 
 // schema is the shop's own tables, as its migrations made them.
@@ -38,7 +38,7 @@ func schema(d tenancy.Dialect) []string {
 	}
 	return []string{
 		`CREATE TABLE IF NOT EXISTS categories (category_id ` + serial + `, name TEXT NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS products (product_id ` + serial + `, tenant_id TEXT NOT NULL, name TEXT NOT NULL,
+		`CREATE TABLE IF NOT EXISTS products (product_id ` + serial + `, tenant_id BIGINT NOT NULL, name TEXT NOT NULL,
 			price_cents BIGINT, category_id BIGINT REFERENCES categories (category_id),
 			inserted_at ` + ts + ` NOT NULL, modified_at ` + ts + ` NOT NULL)`,
 		`INSERT INTO categories (name) SELECT 'Tools' WHERE NOT EXISTS (SELECT 1 FROM categories)`,
