@@ -36,15 +36,25 @@ func (c ClientIP) Addr(r *http.Request) netip.Addr {
 	addr := peer
 	values := r.Header.Values("X-Forwarded-For")
 	for i := len(values) - 1; i >= 0; i-- {
-		hops := strings.Split(values[i], ",")
-		for j := len(hops) - 1; j >= 0; j-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(hops[j]))
+		// The hops from the right, split in place (strings.Split would
+		// allocate a slice per header value).
+		v := values[i]
+		for {
+			hop := v
+			j := strings.LastIndexByte(v, ',')
+			if j >= 0 {
+				hop, v = v[j+1:], v[:j]
+			}
+			a, err := netip.ParseAddr(strings.TrimSpace(hop))
 			if err != nil {
 				return addr
 			}
 			addr = a.Unmap()
 			if !c.trusted(addr) {
 				return addr
+			}
+			if j < 0 {
+				break
 			}
 		}
 	}

@@ -25,6 +25,10 @@ func TestClientIP(t *testing.T) {
 		{"rightmost untrusted hop wins", trusted, "10.0.0.2:1234", []string{"6.6.6.6, 1.2.3.4, 10.0.0.9"}, "1.2.3.4"},
 		{"several headers", trusted, "10.0.0.2:1", []string{"6.6.6.6", "1.2.3.4"}, "1.2.3.4"},
 		{"garbage hop stops the walk", trusted, "10.0.0.2:1", []string{"1.2.3.4, nonsense"}, "10.0.0.2"},
+		{"all hops trusted", trusted, "10.0.0.2:1", []string{"10.1.1.1,10.2.2.2", "10.3.3.3"}, "10.1.1.1"},
+		{"empty hop stops the walk", trusted, "10.0.0.2:1", []string{"1.2.3.4,,10.0.0.9"}, "10.0.0.9"},
+		{"trailing comma stops the walk", trusted, "10.0.0.2:1", []string{"1.2.3.4,"}, "10.0.0.2"},
+		{"leading comma after untrusted hop", trusted, "10.0.0.2:1", []string{",1.2.3.4"}, "1.2.3.4"},
 		{"ipv6 peer", gatehouse.ClientIP{}, "[::1]:80", nil, "::1"},
 		{"mapped ipv4", gatehouse.ClientIP{}, "[::ffff:192.0.2.1]:80", nil, "192.0.2.1"},
 		{"bad remote", gatehouse.ClientIP{}, "nonsense", nil, ""},
@@ -115,4 +119,24 @@ func FuzzParseTrustedProxies(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestClientIPAddrAllocs: walking X-Forwarded-For through trusted proxies
+// allocates nothing.
+func TestClientIPAddrAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under -race")
+	}
+	c := gatehouse.ClientIP{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "10.0.0.2:1234"
+	r.Header.Add("X-Forwarded-For", "6.6.6.6, 1.2.3.4, 10.0.0.9")
+	r.Header.Add("X-Forwarded-For", "10.0.0.8")
+	var got netip.Addr
+	if n := testing.AllocsPerRun(100, func() { got = c.Addr(r) }); n != 0 {
+		t.Fatalf("Addr: %v allocations, want 0", n)
+	}
+	if got.String() != "1.2.3.4" {
+		t.Fatalf("Addr = %v, want 1.2.3.4", got)
+	}
 }
