@@ -136,6 +136,24 @@ func validPrefix(p string) bool {
 func ValidEnv(env string) bool { return env == EnvLive || env == EnvTest }
 
 func isBase62(s string) bool {
+	// Eight bytes a step: all ASCII, and each byte a digit or (with the
+	// 0x20 bit set, which folds upper case onto lower case) a letter. The
+	// range tests add to bytes below 0x80 and never carry into the next.
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	for len(s) >= 8 {
+		x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		if x&high != 0 {
+			return false
+		}
+		digit := (x + (0x80-'0')*ones) &^ (x + (0x7f-'9')*ones)
+		y := x | 0x20*ones
+		letter := (y + (0x80-'a')*ones) &^ (y + (0x7f-'z')*ones)
+		if (digit|letter)&high != high {
+			return false
+		}
+		s = s[8:]
+	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
 			return false

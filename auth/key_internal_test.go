@@ -80,3 +80,39 @@ func TestFoldHex8(t *testing.T) {
 		}
 	}
 }
+
+// TestIsBase62 checks the eight-bytes-a-step isBase62 against a byte loop
+// for every byte value in every position of strings of 1 to 40 bytes.
+func TestIsBase62(t *testing.T) {
+	ref := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+				return false
+			}
+		}
+		return true
+	}
+	b := make([]byte, 40)
+	for n := 1; n <= len(b); n++ {
+		for i := range n {
+			b[i] = base62[(i*7+n)%62]
+		}
+		if !isBase62(string(b[:n])) {
+			t.Fatalf("isBase62(%q) = false", b[:n])
+		}
+		for pos := range n {
+			keep := b[pos]
+			for v := range 256 {
+				b[pos] = byte(v)
+				if got, want := isBase62(string(b[:n])), ref(string(b[:n])); got != want {
+					t.Fatalf("isBase62(%q) = %v, want %v", b[:n], got, want)
+				}
+			}
+			b[pos] = keep
+		}
+	}
+	if !isBase62("") {
+		t.Fatal(`isBase62("") = false`)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/textproto"
+	"reflect"
 	"strings"
 	"time"
 
@@ -109,7 +110,8 @@ type Middleware struct {
 	logger   *slog.Logger
 	usage    *Usage
 	throttle Throttle
-	hinter   Hinter // store as a Hinter, or nil
+	hinter   Hinter       // store as a Hinter, or nil
+	keyOrg   KeyOrgLookup // store as a KeyOrgLookup when it is also orgs, or nil
 
 	errMissing, errInvalid, errExpired, errRevoked, errDisabled *gatehouse.Error
 }
@@ -150,6 +152,9 @@ func New(opts Options) (*Middleware, error) {
 		throttle: opts.Throttle,
 	}
 	m.hinter, _ = opts.Store.(Hinter)
+	if ko, ok := opts.Store.(KeyOrgLookup); ok && same(opts.Store, opts.Orgs) {
+		m.keyOrg = ko
+	}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -169,6 +174,13 @@ func New(opts Options) (*Middleware, error) {
 	}
 	m.errDisabled = gatehouse.NewError(http.StatusForbidden, disabled)
 	return m, nil
+}
+
+// same reports whether a and b are the same value (false, not a panic,
+// for values of a type that cannot be compared).
+func same(a, b any) bool {
+	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
+	return ta == tb && ta != nil && ta.Comparable() && a == b
 }
 
 // validHeaderName reports whether s is an HTTP token (RFC 9110).
@@ -297,7 +309,16 @@ func (m *Middleware) verify(ctx context.Context, raw, publicID string) (Key, err
 	// Hash before the lookup so that known and unknown public ids cost the
 	// same work.
 	d := DigestOf(raw)
-	k, err := m.store.LookupKey(ctx, publicID)
+	var (
+		k            Key
+		on, orgKnown bool
+		err          error
+	)
+	if m.keyOrg != nil {
+		k, on, orgKnown, err = m.keyOrg.LookupKeyOrg(ctx, publicID)
+	} else {
+		k, err = m.store.LookupKey(ctx, publicID)
+	}
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return Key{}, m.errInvalid.Wrap(fmt.Errorf("auth: unknown public id %s", publicID))
@@ -313,9 +334,10 @@ func (m *Middleware) verify(ctx context.Context, raw, publicID string) (Key, err
 	if k.ExpiresAt != nil && k.Expired(m.now()) { // no clock read for a key without expiry
 		return Key{}, m.errExpired
 	}
-	on, err := m.orgs.APIEnabled(ctx, k.OrganizationID)
-	if err != nil {
-		return Key{}, fmt.Errorf("auth: organization %s: API enabled: %w", k.OrganizationID, err)
+	if !orgKnown {
+		if on, err = m.orgs.APIEnabled(ctx, k.OrganizationID); err != nil {
+			return Key{}, fmt.Errorf("auth: organization %s: API enabled: %w", k.OrganizationID, err)
+		}
 	}
 	if !on {
 		return Key{}, m.errDisabled

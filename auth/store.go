@@ -90,6 +90,20 @@ type Store interface {
 	LookupKey(ctx context.Context, publicID string) (Key, error)
 }
 
+// KeyOrgLookup is implemented by stores that are also the [OrgChecker] of
+// the middleware and can answer a key and its organization's API switch in
+// one call: gatehouse.dev/auth/keycache's Cache (one clock read on a hit).
+// The middleware uses it only when Options.Store and Options.Orgs are the
+// same value; otherwise, and for stores without it, it calls LookupKey and
+// then APIEnabled.
+type KeyOrgLookup interface {
+	// LookupKeyOrg returns what LookupKey(ctx, publicID) returns. When err
+	// is nil and known is true, apiEnabled is what
+	// APIEnabled(ctx, k.OrganizationID) would have answered at the same
+	// time; known false means the caller asks APIEnabled itself.
+	LookupKeyOrg(ctx context.Context, publicID string) (k Key, apiEnabled, known bool, err error)
+}
+
 // OrgChecker tells whether an organization's Developer API module is on. An
 // embedding service may answer from its own tables; the SQL and memory
 // stores answer from theirs. An unknown organization is not enabled.

@@ -164,9 +164,10 @@ type invalidation struct {
 }
 
 var (
-	_ auth.Store      = (*Cache)(nil)
-	_ auth.OrgChecker = (*Cache)(nil)
-	_ auth.Hinter     = (*Cache)(nil)
+	_ auth.Store        = (*Cache)(nil)
+	_ auth.OrgChecker   = (*Cache)(nil)
+	_ auth.Hinter       = (*Cache)(nil)
+	_ auth.KeyOrgLookup = (*Cache)(nil)
 )
 
 // New returns a cache in front of opts.Store and opts.Orgs. It is an error
@@ -261,6 +262,44 @@ func (c *Cache) LookupKey(ctx context.Context, publicID string) (auth.Key, error
 	if st == fresh {
 		return k, nil
 	}
+	return c.lookupMiss(ctx, publicID, st, now, minLoaded)
+}
+
+// LookupKeyOrg is [Cache.LookupKey] followed, on a hit, by the cached
+// answer of [Cache.APIEnabled] for the key's organization, both read at one
+// reading of the clock (auth's middleware uses it through
+// [auth.KeyOrgLookup]). known is false when the key or the organization
+// was not a usable cache entry; the caller then asks APIEnabled, which
+// reads the store.
+func (c *Cache) LookupKeyOrg(ctx context.Context, publicID string) (k auth.Key, apiEnabled, known bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return auth.Key{}, false, false, fmt.Errorf("keycache: look up key %s: %w", publicID, err)
+	}
+	now := c.clock()
+	minLoaded := c.minLoaded(now)
+	k, e, o, st := c.keys.getOrg(publicID, now, minLoaded)
+	if st == fresh {
+		if o != nil {
+			return k, o.on, true, nil
+		}
+		on, loaded, expiry, ost := c.orgTab.getAnswer(k.OrganizationID, now, minLoaded)
+		if ost != fresh {
+			return k, false, false, nil
+		}
+		// Keep the answer in the key's entry for the next hits. An
+		// invalidation of the key or organization since e was found has
+		// removed e (entries are never reinserted), so the copy is then
+		// never read.
+		e.orgAns.Store(&orgAnswer{on: on, loaded: loaded, expiry: expiry})
+		return k, on, true, nil
+	}
+	k, err = c.lookupMiss(ctx, publicID, st, now, minLoaded)
+	return k, false, false, err
+}
+
+// lookupMiss answers a key lookup that found no usable entry (st) at the
+// cache clock now: from a negative entry, or from the store.
+func (c *Cache) lookupMiss(ctx context.Context, publicID string, st int, now, minLoaded int64) (auth.Key, error) {
 	if st == absent {
 		if _, nst := c.neg.get(publicID, now, minLoaded); nst == fresh {
 			return auth.Key{}, auth.ErrNotFound
@@ -456,7 +495,7 @@ func (c *Cache) Stats() Stats {
 		NegativeHits:    n.hits,
 		Misses:          c.misses.Load(),
 		Stale:           k.stale + n.stale,
-		OrgHits:         o.hits,
+		OrgHits:         o.hits + k.orgHits,
 		OrgMisses:       c.orgMisses.Load(),
 		Coalesced:       c.coalesced.Load(),
 		Errors:          c.errs.Load(),

@@ -19,6 +19,19 @@ type entry[V any] struct {
 	expiry int64 // cache clock after which the entry is not used
 	slot   int   // index in the shard's ring
 	ref    atomic.Bool
+	// org is the organization's answer as found in the organizations'
+	// table (keys table only; nil until a lookup copies it here): a hit
+	// then needs one lock. Dropping the organization's entry drops every
+	// key entry of the organization too, so this copy never outlives an
+	// invalidation; it keeps the loaded time and expiry of the copied
+	// entry.
+	orgAns atomic.Pointer[orgAnswer]
+}
+
+// orgAnswer is a copy of an organizations' table entry.
+type orgAnswer struct {
+	on             bool
+	loaded, expiry int64
 }
 
 // shard is an independently locked part of a table: a map for lookups and
@@ -31,7 +44,8 @@ type shard[V any] struct {
 	hand int
 
 	hits, stale, evictions atomic.Uint64
-	_                      [64]byte // keep hot counters of neighbours apart
+	orgHits                atomic.Uint64 // organization answers found in key entries
+	_                      [64]byte      // keep hot counters of neighbours apart
 }
 
 // table is a bounded map from string to V split into shards by a seeded
@@ -115,6 +129,67 @@ func (t *table[V]) get(key string, now, minLoaded int64) (V, int) {
 	s.mu.RUnlock()
 	s.hits.Add(1)
 	return v, fresh
+}
+
+// getOrg is get of the keys table that also returns the entry and its copy
+// of the organization's answer when that is usable at now (nil otherwise,
+// and then not counted).
+func (t *table[V]) getOrg(key string, now, minLoaded int64) (V, *entry[V], *orgAnswer, int) {
+	s := t.shard(key)
+	s.mu.RLock()
+	e := s.m[key]
+	var zero V
+	switch {
+	case e == nil:
+		s.mu.RUnlock()
+		return zero, nil, nil, absent
+	case now >= e.expiry:
+		s.mu.RUnlock()
+		return zero, nil, nil, expired
+	case e.loaded <= minLoaded:
+		s.mu.RUnlock()
+		s.stale.Add(1)
+		return zero, nil, nil, stale
+	}
+	if !e.ref.Load() {
+		e.ref.Store(true)
+	}
+	v := e.val
+	o := e.orgAns.Load()
+	s.mu.RUnlock()
+	s.hits.Add(1)
+	if o != nil && now < o.expiry && o.loaded > minLoaded {
+		s.orgHits.Add(1)
+	} else {
+		o = nil
+	}
+	return v, e, o, fresh
+}
+
+// getAnswer is get that also returns the entry's load time and expiry.
+func (t *table[V]) getAnswer(key string, now, minLoaded int64) (v V, loaded, expiry int64, st int) {
+	s := t.shard(key)
+	s.mu.RLock()
+	e := s.m[key]
+	switch {
+	case e == nil:
+		s.mu.RUnlock()
+		return v, 0, 0, absent
+	case now >= e.expiry:
+		s.mu.RUnlock()
+		return v, 0, 0, expired
+	case e.loaded <= minLoaded:
+		s.mu.RUnlock()
+		s.stale.Add(1)
+		return v, 0, 0, stale
+	}
+	if !e.ref.Load() {
+		e.ref.Store(true)
+	}
+	v, loaded, expiry = e.val, e.loaded, e.expiry
+	s.mu.RUnlock()
+	s.hits.Add(1)
+	return v, loaded, expiry, fresh
 }
 
 // put inserts e, replacing any entry of the same key; in a full shard it
@@ -231,8 +306,8 @@ func (t *table[V]) clear() {
 
 // counts sums the shards' counters and sizes.
 type counts struct {
-	hits, stale, evictions uint64
-	entries                int
+	hits, stale, evictions, orgHits uint64
+	entries                         int
 }
 
 func (t *table[V]) counts() counts {
@@ -242,6 +317,7 @@ func (t *table[V]) counts() counts {
 		c.hits += s.hits.Load()
 		c.stale += s.stale.Load()
 		c.evictions += s.evictions.Load()
+		c.orgHits += s.orgHits.Load()
 		s.mu.RLock()
 		c.entries += len(s.m)
 		s.mu.RUnlock()
