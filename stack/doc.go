@@ -53,6 +53,11 @@
 // [Stack.Listen], [Stack.Serve] and, for a development server,
 // [Stack.DemoKey] and [Stack.PrintDemo] run it.
 //
+// GraphQL: Options.GraphQL.Path serves the resources over GraphQL
+// (package resource/graphql) behind the same authentication, version
+// header and audit log, each query paid in points from the key's bucket on
+// the same limiter; [Stack.GraphQLSDL] gives the schema without serving.
+//
 // Links: Options.PublicURL is the one address the API is reached at; the
 // Location of a create, the Link of a list and the OpenAPI servers use it.
 package stack

@@ -182,6 +182,10 @@ type Options struct {
 	// Events are set by the stack, Servers from PublicURL when set.
 	OpenAPI openapi.Options
 
+	// GraphQL serves the resources over GraphQL when GraphQL.Path is set
+	// (see [GraphQLOptions]); the zero value is off.
+	GraphQL GraphQLOptions
+
 	// TracerProvider and MeterProvider receive gatehouse's spans and
 	// metrics; nil means the global providers.
 	TracerProvider trace.TracerProvider

@@ -36,6 +36,7 @@ import (
 	"gatehouse.dev/ratelimit"
 	"gatehouse.dev/ratelimit/redislimit"
 	"gatehouse.dev/resource"
+	"gatehouse.dev/resource/graphql"
 	"gatehouse.dev/resource/openapi"
 	"gatehouse.dev/scope"
 	"gatehouse.dev/sqldb"
@@ -82,7 +83,8 @@ type Stack struct {
 	admin   http.Handler // nil without AdminToken
 	health  http.Handler
 	runners []func(context.Context) error
-	mounts  []mount // Handle
+	mounts  []mount          // Handle
+	graphql *graphql.Handler // Options.GraphQL
 
 	demoLogin  *keysui.DemoLogin // KeysPage in development mode
 	keysPrefix string
@@ -137,6 +139,9 @@ func New(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	if err := s.buildAdmin(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.buildGraphQL(); err != nil {
 		return nil, err
 	}
 	s.health = http.HandlerFunc(s.serveHealth)
@@ -198,6 +203,9 @@ func (s *Stack) checkOptions() error {
 		if !strings.HasPrefix(p.v, "/") || strings.HasSuffix(p.v, "/") {
 			return fmt.Errorf("stack: Options.%s %q must start and not end with /", p.name, p.v)
 		}
+	}
+	if err := o.checkGraphQL(); err != nil {
+		return err
 	}
 	if o.PublicURL != "" {
 		u, err := url.Parse(o.PublicURL)
@@ -397,6 +405,7 @@ func (s *Stack) buildRegistry(ctx context.Context) error {
 		}
 	}
 	s.openAPI = o.OpenAPI
+	s.openAPI.Routes = s.graphqlRoutes(o.OpenAPI.Routes)
 	s.openAPI.Registry = reg
 	s.openAPI.KeyHeader = o.KeyHeader
 	s.openAPI.Versioner = s.versioner

@@ -1,7 +1,7 @@
 // Command joby is the reference Developer API, wiring only: the resources
 // of resources.go in one gatehouse.dev/stack assembly (keys, limits, audit,
-// webhooks, admin API) with an MCP server, a ChatGPT Actions document and
-// an API keys page mounted beside it.
+// webhooks, GraphQL, admin API) with an MCP server, a ChatGPT Actions
+// document and an API keys page mounted beside it.
 //
 //	go run ./examples/joby -demo   # 127.0.0.1:8080, SQLite joby.db, a demo organization and a printed key
 //	go run ./examples/joby -help   # the flags and the environment variables they default from
@@ -158,7 +158,7 @@ func newApp(ctx context.Context, o stack.Options, publicURL string) (*stack.Stac
 		KeyFormat:          "joby_<live|test>_<public_id>_<secret>",
 		LimiterUnavailable: true, // documents the 503 of a Redis limiter set to fail closed
 	}
-	o.OpenAPI.Routes = append(o.OpenAPI.Routes, graphqlRoute)
+	o.GraphQL.Path = "/v1/graphql" // each key's points bucket: rate_limit_per_minute × 50 a minute
 	s, err := stack.New(ctx, o)
 	if err != nil {
 		return nil, err
@@ -178,7 +178,7 @@ var settingsChrome = template.Must(template.New("").Parse(`<!doctype html>
 <main class="keysui">{{.Page.Body}}</main></body></html>`))
 
 // mount serves the MCP server (each tool call limited and audited as one
-// request), GraphQL, the Actions document and the keys page behind the
+// request), the Actions document and the keys page behind the
 // demo login.
 func mount(ctx context.Context, s *stack.Stack, o stack.Options, publicURL string) error {
 	agents, err := mcp.New(mcp.Options{Registry: s.Registry(), Keys: s.KeyCache(), Limiter: s.MeteredLimiter(), Audit: s.AuditSink(), ClientIP: o.ClientIP, Logger: o.Logger, Now: o.Now})
@@ -186,9 +186,6 @@ func mount(ctx context.Context, s *stack.Stack, o stack.Options, publicURL strin
 		return err
 	}
 	s.Handle("/mcp", s.Authenticate(agents))
-	if err := mountGraphQL(s, o); err != nil {
-		return err
-	}
 	actions, err := s.Actions(openapi.ActionsOptions{BaseURL: publicURL})
 	if err != nil {
 		return err
@@ -205,6 +202,15 @@ func mount(ctx context.Context, s *stack.Stack, o stack.Options, publicURL strin
 			return settingsChrome.Execute(w, map[string]any{"Page": p, "Tab": page.VisibleTo(r), "Path": keysPath})
 		},
 	})
+	return err
+}
+
+// printGraphQLSDL prints the GraphQL schema (-graphql-sdl).
+func printGraphQLSDL(w io.Writer, s *stack.Stack) error {
+	sdl, err := s.GraphQLSDL()
+	if err == nil {
+		_, err = io.WriteString(w, sdl)
+	}
 	return err
 }
 
