@@ -141,14 +141,6 @@ func testFault(t *testing.T, policy redislimit.Policy, fault func(*faultProxy), 
 		}
 		return codes, slowest
 	}
-	exact := func(phase, key string) {
-		t.Helper()
-		codes, _ := send(key, 12)
-		if codes[200] != 10 || codes[429] != 2 {
-			t.Fatalf("%s: %v, want exactly 10×200 and 2×429 on Redis", phase, codes)
-		}
-	}
-
 	// Connect through the proxy before the exact phase.
 	warm := func() {
 		t.Helper()
@@ -158,8 +150,38 @@ func testFault(t *testing.T, policy redislimit.Policy, fault func(*faultProxy), 
 			t.Fatal(err)
 		}
 	}
+	// exact sends 12 requests of a fresh key, wants exactly 10 admitted
+	// and returns the key. A decision whose Redis call missed the 200 ms
+	// timeout on a loaded machine (CI runs every package at once under
+	// -race) is made by the failure policy, as designed, and may admit an
+	// 11th; only then, seen in Stats.RedisErrors, the phase is repeated
+	// with another key (at most three in all). An inexact count without a
+	// Redis error fails at once.
+	exact := func(phase, key string) string {
+		t.Helper()
+		var got []map[int]int
+		for i := range 3 {
+			k := fmt.Sprintf("%s-%d", key, i)
+			before := lim.Stats().RedisErrors
+			codes, _ := send(k, 12)
+			if codes[200] == 10 && codes[429] == 2 {
+				return k
+			}
+			got = append(got, codes)
+			if lim.Stats().RedisErrors == before {
+				break
+			}
+			t.Logf("%s: %v after a Redis timeout on a loaded machine; again with another key", phase, codes)
+			if lim.Status().Breaker != redislimit.BreakerClosed {
+				c.Advance(cooldown)
+				warm()
+			}
+		}
+		t.Fatalf("%s: %v, want exactly 10×200 and 2×429 on Redis", phase, got)
+		return ""
+	}
 	warm()
-	exact("healthy", "before")
+	spent := exact("healthy", "before")
 	if st := lim.Status(); st.Backend != "redis" || !st.OnRedis() {
 		t.Fatalf("healthy: Status %+v", st)
 	}
@@ -215,7 +237,7 @@ func testFault(t *testing.T, policy redislimit.Policy, fault func(*faultProxy), 
 		t.Fatalf("recovered: Status %+v", st)
 	}
 	// The key limited before the fault is still limited: Redis kept it.
-	if codes, _ := send("before", 1); codes[429] != 1 {
+	if codes, _ := send(spent, 1); codes[429] != 1 {
 		t.Errorf("recovered: key spent before the fault: %v, want 429", codes)
 	}
 	out := logs.String()
