@@ -23,11 +23,11 @@ const sdlGolden = "testdata/schema.graphql"
 func TestGraphQLSDLGolden(t *testing.T) {
 	t.Parallel()
 	a := sqliteAPI(t)
-	var sdl bytes.Buffer
-	if err := printGraphQLSDL(&sdl, a.app); err != nil {
+	sdl, err := a.app.GraphQLSDL()
+	if err != nil {
 		t.Fatal(err)
 	}
-	got := sdl.Bytes()
+	got := []byte(sdl)
 	if *update {
 		if err := os.WriteFile(sdlGolden, got, 0o644); err != nil {
 			t.Fatal(err)

@@ -105,7 +105,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer s.Close()
 	if *printSDL {
-		return printGraphQLSDL(stdout, s)
+		sdl, err := s.GraphQLSDL()
+		if err == nil {
+			_, err = io.WriteString(stdout, sdl)
+		}
+		return err
 	}
 	if *printOpenAPI {
 		b, err := s.OpenAPI().JSON(*openAPIVersion)
@@ -202,15 +206,6 @@ func mount(ctx context.Context, s *stack.Stack, o stack.Options, publicURL strin
 			return settingsChrome.Execute(w, map[string]any{"Page": p, "Tab": page.VisibleTo(r), "Path": keysPath})
 		},
 	})
-	return err
-}
-
-// printGraphQLSDL prints the GraphQL schema (-graphql-sdl).
-func printGraphQLSDL(w io.Writer, s *stack.Stack) error {
-	sdl, err := s.GraphQLSDL()
-	if err == nil {
-		_, err = io.WriteString(w, sdl)
-	}
 	return err
 }
 
